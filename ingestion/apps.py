@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class IngestionConfig(AppConfig):
     name = "ingestion"
     verbose_name = "Ingestion pipeline"
+
+    def ready(self) -> None:
+        from ingestion.streams import autodiscover
+
+        autodiscover()

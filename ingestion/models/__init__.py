@@ -1,0 +1,4 @@
+"""Pipeline state: sync checkpoints, raw records, runs, jobs, breaker, pause."""
+
+from ingestion.models.jobs import *  # noqa: F403
+from ingestion.models.sync import *  # noqa: F403

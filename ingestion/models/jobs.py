@@ -1,0 +1,3 @@
+"""Jobs, the circuit breaker and pipeline control (pause/resume)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Sync checkpoints, runs, raw and rejected records."""
+
+__all__: list[str] = []
