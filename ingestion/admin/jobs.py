@@ -1,0 +1,1 @@
+"""Admin for jobs, the dead-letter queue, the breaker and pause."""

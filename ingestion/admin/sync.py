@@ -1,0 +1,1 @@
+"""Admin for sync state, runs, raw and rejected records."""

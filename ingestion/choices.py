@@ -1,0 +1,42 @@
+"""Closed sets of the pipeline."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class JobKind(models.TextChoices):
+    SYNC = "sync", "Stream sync"
+    WEBHOOK = "webhook", "Webhook delivery"
+    CSV_IMPORT = "csv_import", "CSV import"
+    CLEANUP = "cleanup", "Cleanup"
+
+
+class JobPriority(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead (attempts exhausted)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Statuses a job never leaves on its own.
+FINISHED_JOB_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
+)
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped at a checkpoint (paused)"
