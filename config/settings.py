@@ -122,6 +122,7 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Auth -----------------------------------------------------------------------
@@ -135,7 +136,6 @@ LOGIN_URL = "admin:login"
 
 HUB_ADMIN_USER = env.str("HUB_ADMIN_USER", default="admin")
 HUB_ADMIN_PASSWORD = secret("HUB_ADMIN_PASSWORD")
-HUB_ENCRYPTION_KEY = secret("HUB_ENCRYPTION_KEY")
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -160,12 +160,44 @@ IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 
 # PIPELINE-SETTINGS (owned by the pipeline: Q_CLUSTER, ALT_CLUSTERS, CACHES)
+# Workers of the "critical" cluster, which runs only critical and high jobs
+# (webhook deliveries, "sync now"): django-q2 has no per-task priority, so
+# urgent work gets its own queue and workers (start it with
+# `Q_CLUSTER_NAME=critical python manage.py qcluster`).
+INGEST_CRITICAL_WORKERS = env.int("INGEST_CRITICAL_WORKERS", default=1)
+# A running job whose heartbeat is older than this lost its worker; the sweeper queues it again.
+INGEST_STALE_JOB_SECONDS = env.int("INGEST_STALE_JOB_SECONDS", default=600)
+# A queued job not started this long after its task went to the broker may have lost
+# that task (Redis has no acknowledgement); the sweeper enqueues it again.
+INGEST_LOST_TASK_SECONDS = env.int("INGEST_LOST_TASK_SECONDS", default=300)
+# How long one task may run before django-q2 kills its worker (the job then resumes
+# from its checkpoint once the sweeper finds it stale).
+INGEST_TASK_TIMEOUT = env.int("INGEST_TASK_TIMEOUT", default=3600)
 Q_CLUSTER = {
     "name": "hub",
     "workers": INGEST_WORKERS,
-    "timeout": 3600,
-    "retry": 3900,
-    "max_attempts": 3,
+    "timeout": INGEST_TASK_TIMEOUT,
+    # The broker redelivers an unacknowledged task after `retry` seconds: only a
+    # crashed worker leaves one, so it must be longer than any task may run.
+    "retry": INGEST_TASK_TIMEOUT + 300,
+    # Our task functions catch their errors and schedule their own retries with
+    # backoff; a task that still fails is acknowledged at once, never redelivered
+    # every `retry` seconds forever (django-q2's default on the ORM broker).
+    "ack_failures": True,
+    "max_attempts": 1,
+    # Few tasks prefetched per cluster: fewer to lose if a Redis worker is killed.
+    "queue_limit": INGEST_WORKERS,
+    "poll": 0.5,
+    # A cluster that was down for days runs the daily sync once, not once per missed day.
+    "catch_up": False,
+    "save_limit": 500,
+    "label": "Task queue (django-q2)",
+    "ALT_CLUSTERS": {
+        "critical": {
+            "workers": INGEST_CRITICAL_WORKERS,
+            "queue_limit": INGEST_CRITICAL_WORKERS,
+        },
+    },
     "orm": "default",
 }
 if REDIS_URL:

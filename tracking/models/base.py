@@ -22,7 +22,10 @@ def _signature_default(value: Any) -> str:
     if isinstance(value, dt.datetime):
         # Signatures must not change with the connection's time zone.
         return value.astimezone(dt.UTC).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, dt.date | Decimal):
+    if isinstance(value, Decimal):
+        # 3.5 and 3.50 are one value; a DecimalField reads back with its own scale.
+        return format(value.normalize(), "f")
+    if isinstance(value, dt.date):
         return str(value)
     raise TypeError(f"cannot sign a value of type {type(value).__name__}")
 

@@ -31,6 +31,12 @@ DEFAULT_SLA_HOURS = {
 }
 
 
+def now_to_the_second() -> dt.datetime:
+    """Forms show times to the second; a default with microseconds would change on every
+    admin save (and with it the due time and the audit trail)."""
+    return timezone.now().replace(microsecond=0)
+
+
 class BugNumberSequence(models.Model):
     """The last bug number handed out in one month (YYYYMM)."""
 
@@ -80,9 +86,13 @@ class BugQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
     def breached(self, now: dt.datetime | None = None) -> BugQuerySet:
-        """Open bugs past their due time (the index on due_at serves this)."""
+        """Bugs open past their due time or resolved late: the rows `is_breached` flags."""
         now = now or timezone.now()
-        return self.live().exclude(status__in=BUG_DONE_STATUSES).filter(due_at__lt=now)
+        open_past_due = ~models.Q(status__in=BUG_DONE_STATUSES) & models.Q(due_at__lt=now)
+        resolved_late = models.Q(status__in=BUG_DONE_STATUSES) & models.Q(
+            resolved_at__gt=models.F("due_at")
+        )
+        return self.live().filter(open_past_due | resolved_late)
 
 
 class Bug(Provenance):
@@ -131,7 +141,7 @@ class Bug(Provenance):
         Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_bugs"
     )
     url = models.URLField("URL", max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now, help_text="When it was reported.")
+    created_at = models.DateTimeField(default=now_to_the_second, help_text="When it was reported.")
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -203,9 +213,15 @@ class Bug(Provenance):
         if self.number:
             super().save(*args, **kwargs)
             return
-        with transaction.atomic():
-            (self.number,) = allocate_bug_numbers(self.created_at)
-            super().save(*args, **kwargs)
+        try:
+            with transaction.atomic():
+                (self.number,) = allocate_bug_numbers(self.created_at)
+                super().save(*args, **kwargs)
+        except BaseException:
+            # The rollback gave the number back to the month's counter; keeping it
+            # here would make a retried save reuse a number the next bug also gets.
+            self.number = ""
+            raise
 
     def soft_delete(self) -> None:
         """Deleting a bug keeps the row: reports, hours and audit stay whole."""
@@ -277,7 +293,11 @@ class EngineeringHours(Provenance):
 
     def clean(self) -> None:
         if self.bug_id is None and self.project_id is None:
-            raise ValidationError("Log hours against a bug or a project.", code="no_target")
+            # On a field, so that full_clean and model forms skip the check
+            # constraint that says the same, and the message shows once.
+            raise ValidationError(
+                {"project": ValidationError("Log hours against a bug or a project.", "no_target")}
+            )
         if self.bug_id is not None:
             bug_project_id = self.bug.project_id
             if self.project_id is None:

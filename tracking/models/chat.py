@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -13,14 +14,19 @@ from tracking.models.base import Provenance, natural_key_constraint
 from tracking.models.people import Identity
 
 
+# Seconds since the epoch, then up to six digits of microseconds. Decimal() alone
+# would also take "nan", "1e3" and "1_700", and a seventh digit would be cut silently.
+_SLACK_TS = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,6})?")
+
+
 def slack_ts_to_datetime(ts: str) -> dt.datetime:
     """Slack's "1700000000.123456" as an aware UTC datetime, without float rounding."""
-    try:
-        seconds = Decimal(ts)
-    except (InvalidOperation, TypeError) as error:
-        raise ValidationError(f"{ts!r} is not a Slack timestamp.", code="invalid_ts") from error
+    if not isinstance(ts, str) or not _SLACK_TS.fullmatch(ts):
+        raise ValidationError(f"{ts!r} is not a Slack timestamp.", code="invalid_ts")
+    seconds = Decimal(ts)
     whole = int(seconds)
     micros = int((seconds - whole) * 1_000_000)
+    # Eleven digits of seconds stay below year 5200, well inside datetime's range.
     return dt.datetime.fromtimestamp(whole, tz=dt.UTC) + dt.timedelta(microseconds=micros)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -77,7 +79,11 @@ class Project(Provenance):
 
     def clean(self) -> None:
         self.name = self.name.strip()
-        self.github_url = normalize_github_url(self.github_url)
+        try:
+            self.github_url = normalize_github_url(self.github_url)
+        except ValidationError as error:
+            # On its field, so the admin shows it beside the URL the person typed.
+            raise ValidationError({"github_url": error}) from error
         self.jira_project_key = self.jira_project_key.strip().upper()
 
     def save(self, *args, **kwargs) -> None:
