@@ -144,6 +144,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Error bodies never echo a secret, whichever view raised.
+    "EXCEPTION_HANDLER": "ingestion.api.views.redacting_exception_handler",
 }
 
 # --- Ingestion pipeline (django-q2) ------------------------------------------------
@@ -208,16 +210,27 @@ if REDIS_URL:
 # --- Logging ----------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Every handler redacts secrets (tokens, Authorization headers, configured secrets).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "ingestion.logging.RedactSecretsFilter"}},
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"()": "ingestion.logging.TextFormatter"},
+        "json": {"()": "ingestion.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "text"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT.lower() == "json" else "text",
+            "filters": ["redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
 }
 
 # --- Production hardening (DEBUG off) -----------------------------------------------

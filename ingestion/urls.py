@@ -1,5 +1,12 @@
 """URLs of the pipeline: the REST API under /api/ and Prometheus at /metrics."""
 
-from django.urls import path  # noqa: F401
+from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import include, path
+
+from ingestion.api import views
+
+urlpatterns = [
+    path("api/", include("ingestion.api.urls")),
+    path("metrics", views.prometheus_metrics, name="prometheus-metrics"),
+]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+# Fake upstream servers (tests/fakes/) for every test that talks HTTP.
+pytest_plugins = ["tests.fakes.fixtures"]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` run only when the suite runs against PostgreSQL."""

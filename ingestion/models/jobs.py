@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from ingestion.choices import JobKind, JobPriority, JobStatus
 
-__all__ = ["IngestionJob"]
+__all__ = ["IngestionJob", "PipelineControl"]
 
 
 class IngestionJob(models.Model):
@@ -37,6 +37,9 @@ class IngestionJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=5)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Why a retrying job waits: "backoff" (a transient error), "breaker" (its source's
+    # circuit breaker is open) or "pause" (the pipeline is paused; resume sends it).
+    waiting_for = models.CharField(max_length=20, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
@@ -54,6 +57,9 @@ class IngestionJob(models.Model):
         max_length=64, blank=True, default="", help_text="The django-q2 task of the last attempt."
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When a django-q2 task for this job was last put on the broker: the sweeper
+    # re-enqueues a queued job whose task was lost (the Redis broker has no ack).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -68,5 +74,35 @@ class IngestionJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = "/".join(part for part in (self.source, self.entity, self.scope) if part)
-        return f"job {self.pk} {self.kind} {target} ({self.status})"
+        return f"job {self.pk} {self.kind} {self.target} ({self.status})"
+
+    @property
+    def queue_name(self) -> str:
+        """The django-q2 cluster (queue) that runs this job; see `ingestion.jobs.cluster_for`."""
+        from ingestion.jobs import cluster_for
+
+        return cluster_for(self.priority)
+
+    @property
+    def target(self) -> str:
+        return "/".join(part for part in (self.source, self.entity, self.scope) if part)
+
+
+class PipelineControl(models.Model):
+    """The pipeline's switches, one row (pk=1) shared by every process.
+
+    While `paused`, no job starts and running syncs stop at their next checkpoint.
+    """
+
+    SINGLETON_PK = 1
+
+    paused = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = "pipeline control"
+        verbose_name_plural = "pipeline control"
+
+    def __str__(self) -> str:
+        return "pipeline paused" if self.paused else "pipeline running"

@@ -1,11 +1,12 @@
-"""Small builders of valid rows, so each test states only what it is about."""
+"""Small builders for tracking rows: each saves a valid row with the fewest fields the
+model needs, and lets a test override any field by keyword."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from decimal import Decimal
-
-from django.utils import timezone
+from typing import Any
 
 from tracking.models import (
     Bug,
@@ -25,103 +26,98 @@ from tracking.models import (
 _counter = itertools.count(1)
 
 
-def person(**fields) -> Person:
-    n = next(_counter)
-    return Person.objects.create(**{"name": f"Person {n}", "email": f"p{n}@example.com", **fields})
+def unique_suffix() -> int:
+    return next(_counter)
 
 
-def identity(**fields) -> Identity:
-    n = next(_counter)
-    return Identity.objects.create(
-        **{"source": "github", "external_id": f"id-{n}", "username": f"user{n}", **fields}
-    )
+def make_person(**fields: Any) -> Person:
+    fields.setdefault("name", f"Person {unique_suffix()}")
+    return Person.objects.create(**fields)
 
 
-def project(**fields) -> Project:
-    n = next(_counter)
-    return Project.objects.create(**{"name": f"Project {n}", **fields})
+def make_identity(**fields: Any) -> Identity:
+    n = unique_suffix()
+    fields.setdefault("source", "github")
+    fields.setdefault("external_id", f"user-{n}")
+    fields.setdefault("username", f"user{n}")
+    return Identity.objects.create(**fields)
 
 
-def bug(**fields) -> Bug:
-    return Bug.objects.create(**{"title": "Something is broken", **fields})
+def make_project(**fields: Any) -> Project:
+    fields.setdefault("name", f"Project {unique_suffix()}")
+    return Project.objects.create(**fields)
 
 
-def hours(**fields) -> EngineeringHours:
+def make_bug(**fields: Any) -> Bug:
+    fields.setdefault("title", f"Bug {unique_suffix()}")
+    return Bug.objects.create(**fields)
+
+
+def make_hours(**fields: Any) -> EngineeringHours:
+    if "person" not in fields:
+        fields["person"] = make_person()
     if "bug" not in fields and "project" not in fields:
-        fields["project"] = project()
-    return EngineeringHours.objects.create(
-        **{"person": fields.pop("person", None) or person(), "hours": Decimal("2.5"), **fields}
-    )
+        fields["project"] = make_project()
+    fields.setdefault("hours", Decimal("2.5"))
+    return EngineeringHours.objects.create(**fields)
 
 
-def repository(**fields) -> Repository:
-    n = next(_counter)
-    return Repository.objects.create(
-        **{
-            "external_id": f"repo-{n}",
-            "full_name": f"org/repo{n}",
-            "owner": "org",
-            "name": f"repo{n}",
-            **fields,
-        }
-    )
+def make_repository(**fields: Any) -> Repository:
+    n = unique_suffix()
+    fields.setdefault("external_id", f"{1000 + n}")
+    fields.setdefault("full_name", f"acme/repo{n}")
+    fields.setdefault("owner", "acme")
+    fields.setdefault("name", f"repo{n}")
+    return Repository.objects.create(**fields)
 
 
-def commit(**fields) -> Commit:
-    n = next(_counter)
-    repo = fields.pop("repository", None) or repository()
-    return Commit.objects.create(
-        **{
-            "repository": repo,
-            "external_id": f"c-{n}",
-            "sha": f"{n:040x}",
-            "message": "Fix",
-            **fields,
-        }
-    )
+def make_commit(**fields: Any) -> Commit:
+    sha = f"{unique_suffix():040x}"
+    if "repository" not in fields:
+        fields["repository"] = make_repository()
+    fields.setdefault("sha", sha)
+    fields.setdefault("external_id", f"{fields['repository'].full_name}@{fields['sha']}")
+    return Commit.objects.create(**fields)
 
 
-def pull_request(**fields) -> PullRequest:
-    n = next(_counter)
-    repo = fields.pop("repository", None) or repository()
-    return PullRequest.objects.create(
-        **{"repository": repo, "external_id": f"pr-{n}", "number": n, "title": "Change", **fields}
-    )
+def make_pull_request(**fields: Any) -> PullRequest:
+    n = unique_suffix()
+    if "repository" not in fields:
+        fields["repository"] = make_repository()
+    fields.setdefault("number", n)
+    fields.setdefault("external_id", f"PR_{n}")
+    fields.setdefault("title", f"Pull request {n}")
+    return PullRequest.objects.create(**fields)
 
 
-def build(**fields) -> Build:
-    n = next(_counter)
-    return Build.objects.create(**{"external_id": f"{n}:1", "run_id": n, **fields})
+def make_build(**fields: Any) -> Build:
+    n = unique_suffix()
+    fields.setdefault("run_id", 9_000_000 + n)
+    fields.setdefault("external_id", f"{fields['run_id']}:1")
+    return Build.objects.create(**fields)
 
 
-def sprint(**fields) -> Sprint:
-    n = next(_counter)
-    return Sprint.objects.create(**{"external_id": f"s-{n}", "name": f"Sprint {n}", **fields})
+def make_issue(**fields: Any) -> Issue:
+    n = unique_suffix()
+    fields.setdefault("source", "jira")
+    fields.setdefault("external_id", f"{10_000 + n}")
+    fields.setdefault("key", f"PROJ-{n}")
+    fields.setdefault("title", f"Issue {n}")
+    return Issue.objects.create(**fields)
 
 
-def issue(**fields) -> Issue:
-    n = next(_counter)
-    return Issue.objects.create(
-        **{
-            "source": "jira",
-            "external_id": f"i-{n}",
-            "key": f"PROJ-{n}",
-            "title": "Do it",
-            **fields,
-        }
-    )
+def make_sprint(**fields: Any) -> Sprint:
+    n = unique_suffix()
+    fields.setdefault("external_id", f"{n}")
+    fields.setdefault("name", f"Sprint {n}")
+    return Sprint.objects.create(**fields)
 
 
-def chat_message(**fields) -> ChatMessage:
-    n = next(_counter)
+def make_chat_message(**fields: Any) -> ChatMessage:
+    n = unique_suffix()
     ts = f"1700000000.{n:06d}"
-    return ChatMessage.objects.create(
-        **{
-            "external_id": f"C1:{ts}",
-            "channel_id": "C1",
-            "ts": ts,
-            "text": "hello",
-            "posted_at": timezone.now(),
-            **fields,
-        }
-    )
+    fields.setdefault("channel_id", "C0123")
+    fields.setdefault("ts", ts)
+    fields.setdefault("external_id", ChatMessage.natural_key_for(fields["channel_id"], ts))
+    fields.setdefault("posted_at", dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC))
+    return ChatMessage.objects.create(**fields)

@@ -26,7 +26,7 @@ def test_creating_a_bug_records_who_created_it(staff_client, staff_user):
 
 
 def test_editing_a_bug_records_only_the_changed_fields(staff_client):
-    bug = factories.bug(title="Checkout fails", severity="low")
+    bug = factories.make_bug(title="Checkout fails", severity="low")
     form = bug_form(title="Checkout fails on Safari", severity="low", **_created(bug))
     staff_client.post(reverse("admin:tracking_bug_change", args=[bug.pk]), form)
     entry = AuditLog.objects.get()
@@ -35,7 +35,7 @@ def test_editing_a_bug_records_only_the_changed_fields(staff_client):
 
 
 def test_a_change_that_changes_nothing_records_nothing(staff_client):
-    bug = factories.bug(title="Same", severity="low")
+    bug = factories.make_bug(title="Same", severity="low")
     staff_client.post(
         reverse("admin:tracking_bug_change", args=[bug.pk]),
         bug_form(title="Same", severity="low", **_created(bug)),
@@ -44,7 +44,7 @@ def test_a_change_that_changes_nothing_records_nothing(staff_client):
 
 
 def test_a_rejected_edit_records_nothing(staff_client):
-    bug = factories.bug()
+    bug = factories.make_bug()
     staff_client.post(
         reverse("admin:tracking_bug_change", args=[bug.pk]),
         bug_form(sla_hours="0", **_created(bug)),
@@ -53,8 +53,8 @@ def test_a_rejected_edit_records_nothing(staff_client):
 
 
 def test_hours_logged_inline_are_audited(staff_client):
-    bug = factories.bug(title="Same", severity="low")
-    person = factories.person()
+    bug = factories.make_bug(title="Same", severity="low")
+    person = factories.make_person()
     form = bug_form(
         title="Same",
         severity="low",
@@ -75,7 +75,7 @@ def test_hours_logged_inline_are_audited(staff_client):
 
 
 def test_deleting_a_project_records_its_last_values(staff_client):
-    project = factories.project(name="Old")
+    project = factories.make_project(name="Old")
     staff_client.post(reverse("admin:tracking_project_delete", args=[project.pk]), {"post": "yes"})
     entry = AuditLog.objects.get()
     assert entry.action == "delete"
@@ -83,7 +83,7 @@ def test_deleting_a_project_records_its_last_values(staff_client):
 
 
 def test_the_change_page_shows_the_audit_trail(staff_client):
-    bug = factories.bug(title="Before", severity="low")
+    bug = factories.make_bug(title="Before", severity="low")
     staff_client.post(
         reverse("admin:tracking_bug_change", args=[bug.pk]),
         bug_form(title="After", severity="low", **_created(bug)),
@@ -94,7 +94,7 @@ def test_the_change_page_shows_the_audit_trail(staff_client):
 
 
 def test_audit_entries_cannot_be_changed_or_deleted_in_the_admin(staff_client):
-    bug = factories.bug()
+    bug = factories.make_bug()
     staff_client.post(reverse("admin:tracking_bug_delete", args=[bug.pk]), {"post": "yes"})
     entry = AuditLog.objects.get()
     assert (

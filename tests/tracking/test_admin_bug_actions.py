@@ -23,8 +23,8 @@ def run_action(client, action: str, bugs, query: str = "", **extra):
 
 
 def test_deleting_a_bug_in_the_admin_keeps_the_row_and_its_hours(staff_client):
-    bug = factories.bug()
-    factories.hours(bug=bug)
+    bug = factories.make_bug()
+    factories.make_hours(bug=bug)
     confirmation = staff_client.get(reverse("admin:tracking_bug_delete", args=[bug.pk]))
     assert "kept and marked deleted" in confirmation.text
     staff_client.post(reverse("admin:tracking_bug_delete", args=[bug.pk]), {"post": "yes"})
@@ -34,7 +34,7 @@ def test_deleting_a_bug_in_the_admin_keeps_the_row_and_its_hours(staff_client):
 
 
 def test_deleted_bugs_are_hidden_from_the_list_until_asked_for(staff_client):
-    kept, gone = factories.bug(title="Visible bug"), factories.bug(title="Deleted bug")
+    kept, gone = factories.make_bug(title="Visible bug"), factories.make_bug(title="Deleted bug")
     gone.soft_delete()
     default = staff_client.get(reverse(CHANGELIST))
     assert "Visible bug" in default.text and "Deleted bug" not in default.text
@@ -44,7 +44,7 @@ def test_deleted_bugs_are_hidden_from_the_list_until_asked_for(staff_client):
 
 
 def test_bulk_delete_then_restore(staff_client):
-    bugs = [factories.bug(), factories.bug()]
+    bugs = [factories.make_bug(), factories.make_bug()]
     run_action(staff_client, "soft_delete_selected", bugs)
     assert Bug.objects.deleted().count() == 2
     response = run_action(staff_client, "restore_selected", bugs, query="?deleted=yes")
@@ -59,7 +59,7 @@ def test_bulk_delete_then_restore(staff_client):
 
 
 def test_bulk_status_change_sets_status_and_resolution_time(staff_client):
-    bugs = [factories.bug(), factories.bug()]
+    bugs = [factories.make_bug(), factories.make_bug()]
     response = run_action(staff_client, "set_status", bugs, status="resolved")
     assert "2 bugs set to Resolved." in response.text
     for bug in Bug.objects.all():
@@ -69,7 +69,7 @@ def test_bulk_status_change_sets_status_and_resolution_time(staff_client):
 
 
 def test_bulk_status_change_without_a_status_changes_nothing(staff_client):
-    bug = factories.bug()
+    bug = factories.make_bug()
     response = run_action(staff_client, "set_status", [bug], status="")
     assert "Choose a status to set." in response.text
     bug.refresh_from_db()
@@ -77,15 +77,15 @@ def test_bulk_status_change_without_a_status_changes_nothing(staff_client):
 
 
 def test_bulk_assign(staff_client):
-    person = factories.person(name="Grace")
-    bugs = [factories.bug(), factories.bug()]
+    person = factories.make_person(name="Grace")
+    bugs = [factories.make_bug(), factories.make_bug()]
     response = run_action(staff_client, "assign", bugs, assignee=person.pk)
     assert "2 bugs assigned to Grace" in response.text
     assert set(Bug.objects.values_list("assignee", flat=True)) == {person.pk}
 
 
 def test_bulk_assign_without_a_person_is_refused(staff_client):
-    bug = factories.bug()
+    bug = factories.make_bug()
     response = run_action(staff_client, "assign", [bug], assignee="")
     assert "Choose an assignee." in response.text
 
@@ -95,9 +95,9 @@ def test_list_shows_breached_bugs_under_the_sla_filter(staff_client):
 
     from django.utils import timezone
 
-    factories.bug(
+    factories.make_bug(
         title="Late bug", severity="critical", created_at=timezone.now() - dt.timedelta(days=3)
     )
-    factories.bug(title="Fresh bug", severity="critical")
+    factories.make_bug(title="Fresh bug", severity="critical")
     page = staff_client.get(reverse(CHANGELIST) + "?sla=breached")
     assert "Late bug" in page.text and "Fresh bug" not in page.text

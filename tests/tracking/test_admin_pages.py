@@ -12,18 +12,18 @@ from tracking.models import AuditLog
 pytestmark = pytest.mark.django_db
 
 BUILDERS = {
-    "person": factories.person,
-    "identity": factories.identity,
-    "project": factories.project,
-    "bug": factories.bug,
-    "engineeringhours": factories.hours,
-    "repository": factories.repository,
-    "commit": factories.commit,
-    "pullrequest": factories.pull_request,
-    "build": factories.build,
-    "sprint": factories.sprint,
-    "issue": factories.issue,
-    "chatmessage": factories.chat_message,
+    "person": factories.make_person,
+    "identity": factories.make_identity,
+    "project": factories.make_project,
+    "bug": factories.make_bug,
+    "engineeringhours": factories.make_hours,
+    "repository": factories.make_repository,
+    "commit": factories.make_commit,
+    "pullrequest": factories.make_pull_request,
+    "build": factories.make_build,
+    "sprint": factories.make_sprint,
+    "issue": factories.make_issue,
+    "chatmessage": factories.make_chat_message,
 }
 
 
@@ -58,7 +58,7 @@ def test_change_page_renders_with_its_audit_trail(staff_client, model_name):
 
 
 def test_audit_log_pages_render_read_only(staff_client):
-    bug = factories.bug()
+    bug = factories.make_bug()
     staff_client.post(
         reverse("admin:tracking_bug_change", args=[bug.pk]),
         {**_bug_form(bug), "title": "Renamed"},

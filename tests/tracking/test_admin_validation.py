@@ -94,7 +94,7 @@ def test_blank_title_is_rejected(staff_client):
     ],
 )
 def test_bad_hours_are_rejected_with_a_message(staff_client, value, message):
-    person, project = factories.person(), factories.project()
+    person, project = factories.make_person(), factories.make_project()
     response = staff_client.post(
         reverse("admin:tracking_engineeringhours_add"),
         hours_form(person=person.pk, project=project.pk, hours=value),
@@ -105,7 +105,7 @@ def test_bad_hours_are_rejected_with_a_message(staff_client, value, message):
 
 
 def test_hours_without_bug_or_project_are_rejected(staff_client):
-    person = factories.person()
+    person = factories.make_person()
     response = staff_client.post(
         reverse("admin:tracking_engineeringhours_add"), hours_form(person=person.pk)
     )
@@ -115,8 +115,8 @@ def test_hours_without_bug_or_project_are_rejected(staff_client):
 
 
 def test_bad_hours_in_the_bug_inline_keep_the_bug_unchanged(staff_client):
-    bug = factories.bug(title="Original")
-    person = factories.person()
+    bug = factories.make_bug(title="Original")
+    person = factories.make_person()
     form = bug_form(
         title="Changed",
         **{
@@ -136,7 +136,7 @@ def test_bad_hours_in_the_bug_inline_keep_the_bug_unchanged(staff_client):
 
 
 def test_duplicate_project_name_in_another_case_is_rejected(staff_client):
-    factories.project(name="Payments")
+    factories.make_project(name="Payments")
     response = staff_client.post(
         reverse("admin:tracking_project_add"),
         {

@@ -52,7 +52,7 @@ class BreachedFilter(admin.SimpleListFilter):
     parameter_name = "sla"
 
     def lookups(self, request, model_admin):
-        return (("breached", "Breached (open past due)"),)
+        return (("breached", "Breached (open past due or resolved late)"),)
 
     def queryset(self, request, queryset: QuerySet[Bug]) -> QuerySet[Bug]:
         if self.value() == "breached":
@@ -257,7 +257,8 @@ class BugAdmin(AuditedAdmin):
         """Set fields on each bug through save(), so derived fields and audit stay right."""
         changed = 0
         with transaction.atomic():
-            for bug in queryset.live().select_for_update():
+            # of=self: list_select_related joins nullable relations, which cannot be locked.
+            for bug in queryset.live().select_for_update(of=("self",)):
                 before = audit.snapshot(bug)
                 for name, value in values.items():
                     setattr(bug, name, value)

@@ -13,7 +13,6 @@ from tracking.choices import MessageKind, Source
 from tracking.models.base import Provenance, natural_key_constraint
 from tracking.models.people import Identity
 
-
 # Seconds since the epoch, then up to six digits of microseconds. Decimal() alone
 # would also take "nan", "1e3" and "1_700", and a seventh digit would be cut silently.
 _SLACK_TS = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,6})?")

@@ -1,0 +1,125 @@
+"""Resolving the references a page of normalized rows names, with one query per model.
+
+`resolve_identities` finds the Identity of every IdentityRef in a page and
+creates the missing ones, linked to the Person with the same email (a Person is
+created when an email is known and nobody has it yet). `resolve_refs` finds the
+rows named by Refs; a Ref with no row is the caller's to reject.
+
+Creation uses INSERT … ON CONFLICT DO NOTHING (bulk_create with
+ignore_conflicts) and then reads back, so two streams creating the same
+account at once both end with the one row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import models
+from django.utils import timezone
+
+from ingestion.streams import IdentityRef, Ref
+from tracking.models import Identity, Person, content_signature
+
+IdentityKey = tuple[str, str]
+RefKey = tuple[type[models.Model], str, str]
+
+
+def identity_key(ref: IdentityRef) -> IdentityKey:
+    return (ref.source, ref.external_id)
+
+
+def ref_key(ref: Ref) -> RefKey:
+    return (ref.model, ref.source, ref.external_id)
+
+
+def resolve_refs(refs: Iterable[Ref]) -> dict[RefKey, int]:
+    """Primary keys of the existing rows named by `refs`; missing ones are absent."""
+    wanted: dict[tuple[type[models.Model], str], set[str]] = defaultdict(set)
+    for ref in refs:
+        wanted[(ref.model, ref.source)].add(ref.external_id)
+    found: dict[RefKey, int] = {}
+    for (model, source), external_ids in wanted.items():
+        rows = model._default_manager.filter(
+            source=source, external_id__in=external_ids
+        ).values_list("external_id", "pk")
+        found.update(((model, source, external_id), pk) for external_id, pk in rows)
+    return found
+
+
+def _stored_identities(by_source: dict[str, set[str]]) -> dict[IdentityKey, int]:
+    found: dict[IdentityKey, int] = {}
+    for source, external_ids in by_source.items():
+        rows = Identity.objects.filter(source=source, external_id__in=external_ids).values_list(
+            "external_id", "pk"
+        )
+        found.update(((source, external_id), pk) for external_id, pk in rows)
+    return found
+
+
+def people_by_email(names_by_email: dict[str, str]) -> dict[str, int]:
+    """Person ids by lower-cased email, creating a Person for each email nobody has.
+
+    `names_by_email` gives the name a new Person gets (the account's display name).
+    """
+    names = {email.strip().lower(): name for email, name in names_by_email.items() if email.strip()}
+    wanted = set(names)
+    if not wanted:
+        return {}
+    found = dict(Person.objects.filter(email__in=wanted).values_list("email", "pk"))
+    missing = wanted - found.keys()
+    if missing:
+        now = timezone.now()
+        Person.objects.bulk_create(
+            [
+                Person(
+                    name=(names[email] or email.split("@", 1)[0])[:200],
+                    email=email,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for email in sorted(missing)
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(Person.objects.filter(email__in=missing).values_list("email", "pk"))
+    return found
+
+
+def resolve_identities(refs: Iterable[IdentityRef]) -> dict[IdentityKey, int]:
+    """Identity ids for every ref, creating the missing identities (and their people)."""
+    unique = {identity_key(ref): ref for ref in refs}
+    if not unique:
+        return {}
+    by_source: dict[str, set[str]] = defaultdict(set)
+    for source, external_id in unique:
+        by_source[source].add(external_id)
+    found = _stored_identities(by_source)
+    missing = [ref for key, ref in unique.items() if key not in found]
+    if not missing:
+        return found
+    people = people_by_email(
+        {ref.email: ref.display_name or ref.username for ref in missing if ref.email}
+    )
+    now = timezone.now()
+    new_identities = []
+    for ref in missing:
+        identity = Identity(
+            source=ref.source,
+            external_id=ref.external_id,
+            username=ref.username[:200],
+            display_name=ref.display_name[:200],
+            email=ref.email.strip().lower()[:254],
+            is_bot=ref.is_bot,
+            person_id=people.get(ref.email.strip().lower()),
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        identity.raw_signature = content_signature(identity.content_fields())
+        new_identities.append(identity)
+    Identity.objects.bulk_create(new_identities, ignore_conflicts=True)
+    missing_by_source: dict[str, set[str]] = defaultdict(set)
+    for ref in missing:
+        missing_by_source[ref.source].add(ref.external_id)
+    found.update(_stored_identities(missing_by_source))
+    return found

@@ -1,0 +1,31 @@
+"""django-q2 entry points: thin, taking primary keys, calling a service.
+
+Task functions catch nothing and decide nothing: `ingestion.jobs` records every
+outcome on the job itself, so a task only fails (and django-q2 only records a
+Failure) when something is wrong with the pipeline, not with an upstream.
+"""
+
+from __future__ import annotations
+
+from ingestion import jobs
+
+
+def run_job_task(job_id: int) -> str | None:
+    """Run one IngestionJob; returns its final status for django-q2's task list."""
+    job = jobs.run_job(job_id)
+    return job.status if job else None
+
+
+def sweep_task() -> str:
+    """Every minute: re-queue jobs whose worker died, whose task was lost, whose retry is due."""
+    result = jobs.sweep()
+    return f"stale {result.stale}, lost {result.lost}, due {result.due}"
+
+
+def fan_out_syncs_task(full: bool = False) -> int:
+    """The daily schedule: one low-priority sync job per configured stream and scope."""
+    return len(jobs.fan_out_syncs(full=full))
+
+
+def cleanup_task() -> dict[str, int]:
+    return jobs.cleanup()
