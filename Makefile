@@ -1,4 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
+# `make run` starts gunicorn, the default worker cluster and the `critical` cluster
+# (webhook deliveries and "sync now" jump the queue there; django-q2 has no priorities).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +22,7 @@ install: $(INSTALLED)
 
 run: $(INSTALLED)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py load_sample_data
@@ -27,6 +30,7 @@ run: $(INSTALLED)
 	@echo "The hub: http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@trap 'kill 0' INT TERM; \
 	$(BIN)/python manage.py qcluster & \
+	Q_CLUSTER_NAME=critical $(BIN)/python manage.py qcluster & \
 	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - & \
 	wait
 

@@ -116,22 +116,20 @@ def raw_ceiling() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument(
-        "--postgres-url", default="postgres://postgres@127.0.0.1:5432/hub_bench"
-    )
+    parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/hub_bench")
     parser.add_argument("--records", type=int, default=200_000)
     arguments = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
         prepare_database(arguments.database, arguments.postgres_url, folder)
         setup_django()
+        from ingestion.harness import run_sync
         from tests.ingestion.memory_streams import (
             commit_record,
             commits_stream,
             repositories_stream,
             repository_record,
         )
-        from ingestion.harness import run_sync
 
         repositories = repositories_stream()
         repositories.records = [repository_record(n) for n in range(100)]

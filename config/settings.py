@@ -158,6 +158,9 @@ INGEST_SYNC_CRON = env.str("INGEST_SYNC_CRON", default="0 2 * * *")
 INGEST_KEEP_RAW = env.bool("INGEST_KEEP_RAW", default=True)
 INGEST_RAW_RETENTION_DAYS = env.int("INGEST_RAW_RETENTION_DAYS", default=90)
 INGEST_JOB_RETENTION_DAYS = env.int("INGEST_JOB_RETENTION_DAYS", default=7)
+# A sync's lock on its stream expires this long (seconds) after its last page, so a
+# run whose process vanished on another host does not block the stream for ever.
+INGEST_SYNC_LOCK_SECONDS = env.int("INGEST_SYNC_LOCK_SECONDS", default=600)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 
@@ -205,6 +208,16 @@ Q_CLUSTER = {
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
+
+# django-q2 keeps its cluster statistics (the workers' heartbeat that health reads) in
+# the cache: it must be one that every process sees, not per-process memory.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "hub_cache"}
+    )
+}
 # END PIPELINE-SETTINGS
 
 # --- Logging ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ from ingestion.choices import RunStatus
 from ingestion.errors import RecordRejected, TransientError
 from ingestion.identities import identity_key, ref_key, resolve_identities, resolve_refs
 from ingestion.models import RawRecord, RejectedRecord, SyncRun, SyncState
+from ingestion.redaction import redact
 from ingestion.streams import FetchContext, IdentityRef, Ref, Row, Stream, get_stream
 from tracking.choices import AuditAction
 from tracking.models import AuditLog
@@ -229,9 +230,10 @@ def payload_signature(payload: Any) -> str:
 
 
 def _rejection_message(error: BaseException) -> str:
+    # Stored and shown in the admin: an upstream error may echo a token.
     if isinstance(error, ValidationError):
-        return f"ValidationError: {'; '.join(error.messages)}"
-    return f"{type(error).__name__}: {error}"[:2000]
+        return redact(f"ValidationError: {'; '.join(error.messages)}")[:2000]
+    return redact(f"{type(error).__name__}: {error}")[:2000]
 
 
 class _Run:
@@ -540,7 +542,7 @@ class _Run:
             if raw:
                 self._keep_raw(batch.records, work, now, raw)
             self._write_rejections(batch, work, [item.index for item in work.normalized], now)
-            AuditLog.objects.bulk_create(audit)
+            _write_audit(audit)
             times = [item.record_time for item in work.normalized if item.record_time]
             times += self._record_times(batch.records, skipped)
             pending = self.lock.state.pending_high_water_mark
@@ -560,7 +562,7 @@ class _Run:
     def finish(self, status: str, error: str = "", state_fields: dict[str, Any] | None = None):
         run = self.run
         run.status = status
-        run.error = error[:4000]
+        run.error = redact(error)[:4000]
         run.finished_at = timezone.now()
         run.duration_seconds = time.monotonic() - self.started
         run.counts_mismatch = run.fetched != run.accounted
@@ -608,7 +610,7 @@ class _Run:
         )
 
     def fail(self, error: BaseException) -> None:
-        message = str(error) or type(error).__name__
+        message = redact(str(error) or type(error).__name__)
         logger.error("run %s failed: %s", self.run.pk, message, extra=self.log_extra)
         try:
             self.finish(RunStatus.FAILED, message)
@@ -616,6 +618,17 @@ class _Run:
             # The database itself may be what failed; the run stays "running" and
             # the error is in the log above.
             logger.exception("could not record the failure of run %s", self.run.pk)
+
+
+def _write_audit(entries: list[AuditLog]) -> None:
+    """Audit entries through the load stage's bulk insert: with one entry per updated
+    row, the ORM's bulk_create would cost more than the updates themselves."""
+    if not entries:
+        return
+    columns = [f.attname for f in AuditLog._meta.concrete_fields if not f.primary_key]
+    load.insert_rows(
+        AuditLog, columns, [[getattr(entry, column) for column in columns] for entry in entries]
+    )
 
 
 def _scan_fields(row: Row, item: _Normalized) -> None:
@@ -751,6 +764,7 @@ def run_sync(
             source=stream.source, entity=stream.entity, scope=scope, full=full, job_id=job_id
         )
         harness = _Run(stream, scope, run, lock)
+        context: FetchContext | None = None
         try:
             context = _start_context(lock, stream, scope, full)
             if context.full != run.full:
@@ -764,6 +778,9 @@ def run_sync(
             )
             _sync_pages(harness, context, should_stop, progress)
         except BaseException as error:
+            if context is not None:
+                # Retries made on the failing page count too.
+                run.retries = context.retries
             harness.fail(error)
             raise
         return run

@@ -227,14 +227,33 @@ def rows_by_keys(
     if not keys:
         return []
     quote = connection.ops.quote_name
-    conditions = [f"{quote(column)} = %s" for column in filters]
-    conditions.append(f"{quote(key_column)} IN ({', '.join(['%s'] * len(keys))})")
-    sql = (
-        f"SELECT {', '.join(quote(c) for c in columns)} "  # noqa: S608
-        f"FROM {quote(model._meta.db_table)} WHERE {' AND '.join(conditions)}"
-    )
+    table = quote(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        # One unique-index probe per key (LATERAL), whatever the statistics say: during
+        # a first ingest the table grows faster than autovacuum analyzes it, and with
+        # stale statistics PostgreSQL plans `key = ANY(...)` as a scan of every row of
+        # the stream, which makes each page slower than the last.
+        conditions = [f"{quote(column)} = %s" for column in filters]
+        conditions.append(f"{quote(key_column)} = wanted.key")
+        sql = (
+            f"SELECT {', '.join('found.' + quote(c) for c in columns)} "  # noqa: S608
+            "FROM unnest(%s::text[]) AS wanted(key) CROSS JOIN LATERAL "
+            f"(SELECT {', '.join(quote(c) for c in columns)} FROM {table} "
+            # LIMIT 1 (the key is unique) keeps PostgreSQL from flattening the
+            # subquery back into the scan this form exists to avoid.
+            f"WHERE {' AND '.join(conditions)} LIMIT 1) AS found"
+        )
+        parameters = [list(keys), *filters.values()]
+    else:
+        conditions = [f"{quote(column)} = %s" for column in filters]
+        conditions.append(f"{quote(key_column)} IN ({', '.join(['%s'] * len(keys))})")
+        sql = (
+            f"SELECT {', '.join(quote(c) for c in columns)} "  # noqa: S608
+            f"FROM {table} WHERE {' AND '.join(conditions)}"
+        )
+        parameters = [*filters.values(), *keys]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*filters.values(), *keys])
+        cursor.execute(sql, parameters)
         return cursor.fetchall()
 
 

@@ -121,9 +121,7 @@ def new_database(tmp_path) -> Iterator:
             c.execute(f'CREATE DATABASE "{name}"')
         created.append(name)
         password = f":{default['PASSWORD']}" if default.get("PASSWORD") else ""
-        return (
-            f"postgres://{default['USER']}{password}@{default['HOST']}:{default['PORT']}/{name}"
-        )
+        return f"postgres://{default['USER']}{password}@{default['HOST']}:{default['PORT']}/{name}"
 
     yield make
     if created:

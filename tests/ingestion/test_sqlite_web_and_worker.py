@@ -75,9 +75,11 @@ def test_web_requests_and_a_busy_worker_share_sqlite_without_database_is_locked(
         )
         worker = django_process(["qcluster"], {**env, "INGEST_WORKERS": "2"}, log)
         try:
+            # Slow pages (0.3 s each, one commit per page) keep the worker writing for
+            # several seconds, so the logins below really overlap its transactions.
             jobs = [
-                enqueue_sync(job_streams.SOURCE, "repositories", scope=f"ok-{n}")
-                for n in range(20, 40)
+                enqueue_sync(job_streams.SOURCE, "repositories", scope=f"slow-{n}-8")
+                for n in range(6)
             ]
             wait_for(
                 lambda: get(f"http://127.0.0.1:{port}/admin/login/") == 200,
