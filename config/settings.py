@@ -223,7 +223,11 @@ CACHES = {
 # --- Logging ----------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-# Every handler redacts secrets (tokens, Authorization headers, configured secrets).
+# One console handler, redacting secrets (tokens, Authorization headers, configured
+# secrets), in text or JSON lines. Django's own "django" logger gets the same handler
+# instead of its default one (which, with DEBUG on, would print unredacted); django-q2
+# adds a handler of its own only when none exists up the tree, so its records come
+# through the same filter.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -49,7 +49,14 @@ from ingestion.choices import (
     RunStatus,
 )
 from ingestion.errors import PermanentError, TransientError
+from ingestion.harness import (
+    RUN_COUNT_FIELDS,
+    SyncAlreadyRunning,
+    delete_expired_raw_records,
+    run_sync,
+)
 from ingestion.models.jobs import IngestionJob, PipelineControl
+from ingestion.models.sync import SyncRun
 from ingestion.redaction import redact
 from ingestion.streams import UnknownStream, all_streams, get_stream
 
@@ -413,7 +420,6 @@ def _sync_progress(job: IngestionJob, run: Any) -> None:
 @register_job_handler(JobKind.SYNC)
 def run_sync_job(job: IngestionJob) -> None:
     """One stream sync through the harness, behind the source's circuit breaker."""
-    harness = _harness()
     try:
         stream = get_stream(job.source, job.entity)
     except UnknownStream as error:
@@ -425,9 +431,8 @@ def run_sync_job(job: IngestionJob) -> None:
             WAIT_BREAKER,
             f"Circuit breaker for {job.source} is open; trying again when it half-opens.",
         )
-    already_running = getattr(harness, "SyncAlreadyRunning", ())
     try:
-        run = harness.run_sync(
+        run = run_sync(
             stream,
             job.scope,
             full=bool(job.params.get("full", False)),
@@ -435,7 +440,7 @@ def run_sync_job(job: IngestionJob) -> None:
             should_stop=lambda: job_should_stop(job),
             progress=lambda run: _sync_progress(job, run),
         )
-    except already_running:
+    except SyncAlreadyRunning:
         raise  # another worker holds the stream's lock: retry later, not the upstream's fault
     except TransientError:
         record_failure(job.source)
@@ -446,23 +451,11 @@ def run_sync_job(job: IngestionJob) -> None:
         raise JobDeferred(PAUSE_RECHECK_SECONDS, WAIT_PAUSE, "stopped at a checkpoint (paused)")
 
 
-RUN_COUNT_FIELDS = (
-    "fetched",
-    "created",
-    "updated",
-    "unchanged",
-    "rejected",
-    "pages",
-    "requests",
-    "retries",
-)
+def _run_counts(run: SyncRun) -> dict[str, int]:
+    return {name: getattr(run, name) for name in RUN_COUNT_FIELDS}
 
 
-def _run_counts(run: Any) -> dict[str, int]:
-    return {name: getattr(run, name, 0) or 0 for name in RUN_COUNT_FIELDS}
-
-
-def _copy_counts(job: IngestionJob, run: Any) -> None:
+def _copy_counts(job: IngestionJob, run: SyncRun) -> None:
     counts = _run_counts(run)
     IngestionJob.objects.filter(pk=job.pk).update(**counts, progress_done=counts["pages"])
 
@@ -667,21 +660,12 @@ def cleanup() -> dict[str, int]:
         status__in=FINISHED_JOB_STATUSES, finished_at__lt=cutoff
     ).delete()
     result = {"jobs": deleted_jobs, "raw_records": 0}
-    delete_expired_raw_records = getattr(_harness(), "delete_expired_raw_records", None)
-    if delete_expired_raw_records is not None:
-        result["raw_records"] = int(delete_expired_raw_records() or 0)
+    result["raw_records"] = delete_expired_raw_records()
     log.info("cleanup done", extra={"event": "cleanup", **result})
     return result
 
 
 # --- Logging ----------------------------------------------------------------------------
-
-
-def _harness() -> Any:
-    """The harness module, imported late: it imports the models and the streams."""
-    from ingestion import harness
-
-    return harness
 
 
 def _extra(job: IngestionJob, **fields: Any) -> dict[str, Any]:

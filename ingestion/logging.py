@@ -29,7 +29,6 @@ __all__ = [
     "TextFormatter",
     "current_log_context",
     "log_context",
-    "logging_config",
 ]
 
 CONTEXT_FIELDS = ("job_id", "source", "entity", "scope", "run_id")
@@ -147,35 +146,3 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack_info"] = record.stack_info
         return redact(json.dumps(entry, default=str, ensure_ascii=False))
-
-
-def logging_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]:
-    """The LOGGING setting: one console handler, redacting, in text or JSON lines.
-
-    Django's own "django" logger gets the same handler instead of its default
-    console handler (which, with DEBUG on, would print unredacted). django-q2
-    adds a handler of its own only when none exists up the tree, so with the
-    root handler here its records come through the same filter.
-    """
-    formatter = "json" if log_format.lower() == "json" else "text"
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"redact_secrets": {"()": "ingestion.logging.RedactSecretsFilter"}},
-        "formatters": {
-            "text": {"()": "ingestion.logging.TextFormatter"},
-            "json": {"()": "ingestion.logging.JsonFormatter"},
-        },
-        "handlers": {
-            "console": {
-                "class": "logging.StreamHandler",
-                "formatter": formatter,
-                "filters": ["redact_secrets"],
-            },
-        },
-        "root": {"handlers": ["console"], "level": level},
-        "loggers": {
-            "django": {"handlers": ["console"], "level": level, "propagate": False},
-            "django.server": {"handlers": ["console"], "level": level, "propagate": False},
-        },
-    }

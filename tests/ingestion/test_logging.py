@@ -157,14 +157,13 @@ def test_context_ends_with_its_block(log_output):
 
 
 def run_configured_process(log_format: str) -> str:
-    """A process configured with `logging_config` (as settings.LOGGING is) that logs
-    its configured SECRET_KEY; returns what it wrote to stderr."""
+    """A process configured by settings.LOGGING (LOG_FORMAT, LOG_LEVEL) that logs its
+    configured SECRET_KEY; returns what it wrote to stderr."""
     script = (
-        "import django, logging, logging.config\n"
+        "import django, logging\n"
         "django.setup()\n"
         "from django.conf import settings\n"
-        "from ingestion.logging import logging_config, log_context\n"
-        f"logging.config.dictConfig(logging_config({log_format!r}, 'DEBUG'))\n"
+        "from ingestion.logging import log_context\n"
         "with log_context(job_id=5, source='github', entity='commits'):\n"
         "    logging.getLogger('ingestion').error('failed with %s', settings.SECRET_KEY)\n"
         "    logging.getLogger('django.request').error('request had %s', settings.SECRET_KEY)\n"
@@ -174,6 +173,8 @@ def run_configured_process(log_format: str) -> str:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": PROCESS_SECRET_KEY,
         "DEBUG": "true",
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": "DEBUG",
     }
     result = subprocess.run(
         [sys.executable, "-c", script],
