@@ -607,7 +607,7 @@ def requeue_lost_jobs(older_than: dt.timedelta | None = None) -> int:
     )
     if not candidates:
         return 0
-    waiting = _task_ids_waiting_in_broker()
+    waiting = set(tasks_waiting_in_broker())
     lost = [job_id for job_id, task_id in candidates if not task_id or task_id not in waiting]
     for job_id in lost:
         IngestionJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
@@ -633,21 +633,28 @@ def enqueue_due_retries() -> int:
     return len(due)
 
 
-def _task_ids_waiting_in_broker() -> set[str]:
-    """Ids of the tasks still waiting (not taken by a cluster) on our queues."""
-    queues = [default_cluster(), CRITICAL_CLUSTER]
+def tasks_waiting_in_broker(queues: Iterable[str] | None = None) -> list[str]:
+    """Ids of the tasks still waiting (not taken by a cluster) on our queues, in order;
+    a task sent twice is listed twice."""
+    queues = list(queues) if queues is not None else [default_cluster(), CRITICAL_CLUSTER]
     if Conf.ORM:
         rows = OrmQ.objects.using(Conf.ORM).filter(key__in=queues, lock__lte=timezone.now())
-        return {row.task_id() for row in rows}
-    ids: set[str] = set()
+        return [row.task_id() for row in rows.order_by("id")]
+    ids: list[str] = []
     for queue in queues:
         broker = get_broker(queue)
         for payload in broker.connection.lrange(broker.list_key, 0, -1):
             try:
-                ids.add(SignedPackage.loads(payload)["id"])
+                ids.append(SignedPackage.loads(payload)["id"])
             except (BadSignature, KeyError, TypeError):
                 continue
     return ids
+
+
+def purge_broker_queues() -> None:
+    """Drop every waiting task of our queues (tests; an operator starting over)."""
+    for queue in (default_cluster(), CRITICAL_CLUSTER):
+        get_broker(queue).purge_queue()
 
 
 # --- Cleanup ----------------------------------------------------------------------------

@@ -38,12 +38,15 @@ BOOT = (
 def shared_database(tmp_path: Path) -> Iterator[str]:
     """Yield the DATABASE_URL of a fresh database that the default connection now uses."""
     saved = connections["default"]
+    # create_test_db renames the database in settings too: put the name back afterwards,
+    # or every later use would append to it.
+    original_name = saved.settings_dict["NAME"]
     settings_dict = dict(saved.settings_dict)
     if saved.vendor == "sqlite":
         name = str(tmp_path / "shared.sqlite3")
         url = f"sqlite:///{name}"
     else:
-        name = f"{saved.settings_dict['NAME']}_shared_{os.getpid()}"
+        name = f"hub_shared_{os.getpid()}"
         url = (
             f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:"
             f"{settings_dict['PORT'] or 5432}/{name}"
@@ -57,6 +60,7 @@ def shared_database(tmp_path: Path) -> Iterator[str]:
     finally:
         shared.creation.destroy_test_db(old_name, verbosity=0)
         connections["default"] = saved
+        saved.settings_dict["NAME"] = original_name
 
 
 def django_process(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:

@@ -66,7 +66,8 @@ def test_healthy_hub_answers_200_without_authentication(client):
     assert status == 200
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
-    assert body["checks"]["broker"] == {"status": "ok", "kind": "orm"}
+    expected_kind = "redis" if django_settings.REDIS_URL else "orm"
+    assert body["checks"]["broker"] == {"status": "ok", "kind": expected_kind}
 
 
 def test_each_sources_breaker_is_shown_closed_by_default(client):

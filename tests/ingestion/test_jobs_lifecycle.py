@@ -6,14 +6,26 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule
+from django_q.models import Schedule
 
 from ingestion.choices import JobPriority, JobStatus
-from ingestion.jobs import enqueue_job, enqueue_sync, run_job
+from ingestion.jobs import (
+    enqueue_job,
+    enqueue_sync,
+    purge_broker_queues,
+    run_job,
+    tasks_waiting_in_broker,
+)
 from tests.ingestion import job_streams
 from tracking.models import Repository
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_broker():
+    # The Redis broker is not rolled back with the test database.
+    purge_broker_queues()
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +56,7 @@ def test_a_job_is_sent_to_the_broker_when_its_transaction_commits(
 
     job.refresh_from_db()
     assert job.task_id
-    assert [row.task_id() for row in OrmQ.objects.all()] == [job.task_id]
+    assert tasks_waiting_in_broker() == [job.task_id]
 
 
 def test_critical_jobs_go_to_the_critical_cluster_and_low_ones_to_the_default(
@@ -54,7 +66,8 @@ def test_critical_jobs_go_to_the_critical_cluster_and_low_ones_to_the_default(
         sync_job("ok", priority=JobPriority.CRITICAL)
         sync_job("ok", priority=JobPriority.LOW)
 
-    assert sorted(OrmQ.objects.values_list("key", flat=True)) == ["critical", "hub"]
+    assert len(tasks_waiting_in_broker(["critical"])) == 1
+    assert len(tasks_waiting_in_broker(["hub"])) == 1
 
 
 def test_a_job_runs_once_even_when_its_task_is_delivered_twice():

@@ -6,16 +6,28 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from django_q.models import OrmQ
 
 from ingestion.choices import JobStatus
-from ingestion.jobs import enqueue_due_retries, enqueue_sync, requeue_lost_jobs, requeue_stale_jobs
+from ingestion.jobs import (
+    enqueue_due_retries,
+    enqueue_sync,
+    purge_broker_queues,
+    requeue_lost_jobs,
+    requeue_stale_jobs,
+    tasks_waiting_in_broker,
+)
 from ingestion.models import IngestionJob
 from tests.ingestion import job_streams
 
 pytestmark = pytest.mark.django_db
 
 LONG_AGO = dt.timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def empty_broker():
+    # The Redis broker is not rolled back with the test database.
+    purge_broker_queues()
 
 
 def sync_job(**fields):
@@ -33,7 +45,7 @@ def test_a_running_job_whose_heartbeat_stopped_is_queued_again():
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
     assert "worker running this job stopped" in job.last_error
-    assert OrmQ.objects.get().task_id() == job.task_id
+    assert tasks_waiting_in_broker() == [job.task_id]
 
 
 def test_a_running_job_with_a_fresh_heartbeat_is_left_alone():
@@ -60,7 +72,7 @@ def test_a_queued_job_whose_task_left_the_broker_is_sent_again():
     assert requeue_lost_jobs() == 1
 
     job.refresh_from_db()
-    assert OrmQ.objects.get().task_id() == job.task_id
+    assert tasks_waiting_in_broker() == [job.task_id]
 
 
 def test_a_queued_job_whose_task_still_waits_in_the_broker_is_not_sent_twice():
@@ -69,7 +81,7 @@ def test_a_queued_job_whose_task_still_waits_in_the_broker_is_not_sent_twice():
     IngestionJob.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - LONG_AGO)
 
     assert requeue_lost_jobs() == 0
-    assert OrmQ.objects.count() == 1
+    assert len(tasks_waiting_in_broker()) == 1
 
 
 def test_a_retry_whose_schedule_never_fired_is_sent_by_the_sweeper():
@@ -79,4 +91,4 @@ def test_a_retry_whose_schedule_never_fired_is_sent_by_the_sweeper():
 
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
-    assert OrmQ.objects.get().task_id() == job.task_id
+    assert tasks_waiting_in_broker() == [job.task_id]
