@@ -41,11 +41,11 @@ __all__ = [
 
 
 def failure_threshold() -> int:
-    return max(1, int(getattr(settings, "INGEST_BREAKER_FAILURES", 5)))
+    return max(1, settings.INGEST_BREAKER_FAILURES)
 
 
 def cooldown() -> dt.timedelta:
-    return dt.timedelta(seconds=max(0, int(getattr(settings, "INGEST_BREAKER_COOLDOWN", 60))))
+    return dt.timedelta(seconds=max(0, settings.INGEST_BREAKER_COOLDOWN))
 
 
 def host_key(hostname: str) -> str:

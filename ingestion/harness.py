@@ -55,8 +55,6 @@ logger = logging.getLogger("ingestion")
 # Errors that mean "this record's data is bad", not "our code or the database is broken".
 REJECTABLE_ERRORS = (RecordRejected, ValueError, LookupError, TypeError, ValidationError)
 
-# How long a claim lasts without a checkpoint; every page commit extends it.
-DEFAULT_LOCK_SECONDS = 600
 PAGE_SIZE = 1000
 
 
@@ -69,7 +67,8 @@ class SyncLockLost(TransientError):
 
 
 def _lock_seconds() -> int:
-    return int(getattr(settings, "INGEST_SYNC_LOCK_SECONDS", DEFAULT_LOCK_SECONDS))
+    # How long a claim lasts without a checkpoint; every page commit extends it.
+    return settings.INGEST_SYNC_LOCK_SECONDS
 
 
 def _holder_token() -> str:
@@ -208,18 +207,6 @@ class _PageWork:
     normalized: list[_Normalized] = field(default_factory=list)
     rejections: list[_Rejection] = field(default_factory=list)
     superseded: int = 0
-
-
-RUN_COUNT_FIELDS = (
-    "fetched",
-    "created",
-    "updated",
-    "unchanged",
-    "rejected",
-    "pages",
-    "requests",
-    "retries",
-)
 
 
 def payload_signature(payload: Any) -> str:
@@ -554,7 +541,7 @@ class _Run:
                 self.run.pages += 1
                 self.run.requests += batch.requests
             SyncRun.objects.filter(pk=self.run.pk).update(
-                **{name: getattr(self.run, name) for name in RUN_COUNT_FIELDS}
+                **{name: getattr(self.run, name) for name in SyncRun.COUNT_FIELDS}
             )
         return counts
 
@@ -590,7 +577,7 @@ class _Run:
                 action=AuditAction.INGEST,
                 changes={
                     "status": status,
-                    **{name: getattr(run, name) for name in RUN_COUNT_FIELDS},
+                    **{name: getattr(run, name) for name in SyncRun.COUNT_FIELDS},
                     "duration_seconds": round(run.duration_seconds, 3),
                 },
             )
@@ -719,28 +706,31 @@ def _start_context(lock: StreamLock, stream: Stream, scope: str, full: bool) -> 
     return FetchContext(scope=scope, since=since, cursor=None, full=full)
 
 
-def _open_rejected_batches(stream: Stream, scope: str) -> Iterator[Batch]:
+def _payload_chunks(records: models.QuerySet) -> Iterator[list[tuple[int, Any]]]:
+    """(pk, payload) of `records` in pages of PAGE_SIZE, by primary key (keyset: no OFFSET,
+    never the whole table in memory)."""
     last_pk = 0
     while True:
         chunk = list(
-            RejectedRecord.objects.filter(
-                source=stream.source,
-                entity=stream.entity,
-                scope=scope,
-                resolved=False,
-                pk__gt=last_pk,
-            )
-            .order_by("pk")
-            .values_list("pk", "payload")[:PAGE_SIZE]
+            records.filter(pk__gt=last_pk).order_by("pk").values_list("pk", "payload")[:PAGE_SIZE]
         )
         if not chunk:
             return
         last_pk = chunk[-1][0]
+        yield chunk
+
+
+def _rejected_batches(records: models.QuerySet[RejectedRecord]) -> Iterator[Batch]:
+    for chunk in _payload_chunks(records):
         yield Batch(records=[payload for _, payload in chunk], rejected_ids=[pk for pk, _ in chunk])
 
 
-def _keep_raw_enabled() -> bool:
-    return bool(getattr(settings, "INGEST_KEEP_RAW", True))
+def _open_rejected_batches(stream: Stream, scope: str) -> Iterator[Batch]:
+    return _rejected_batches(
+        RejectedRecord.objects.filter(
+            source=stream.source, entity=stream.entity, scope=scope, resolved=False
+        )
+    )
 
 
 def run_sync(
@@ -794,7 +784,7 @@ def _sync_pages(
     should_stop: Callable[[], bool] | None,
     progress: Callable[[SyncRun], None] | None,
 ) -> None:
-    keep_raw = _keep_raw_enabled()
+    keep_raw = settings.INGEST_KEEP_RAW
     stream, scope, lock, run = harness.stream, harness.scope, harness.lock, harness.run
     for batch in _open_rejected_batches(stream, scope):
         harness.process(batch, keep_raw=False, checkpoint={})
@@ -884,18 +874,8 @@ def renormalize(source: str, entity: str, *, job_id: int | None = None) -> list[
     for scope in scopes:
 
         def raw_batches(scope: str = scope) -> Iterator[Batch]:
-            last_pk = 0
-            while True:
-                chunk = list(
-                    RawRecord.objects.filter(
-                        source=source, entity=entity, scope=scope, pk__gt=last_pk
-                    )
-                    .order_by("pk")
-                    .values_list("pk", "payload")[:PAGE_SIZE]
-                )
-                if not chunk:
-                    return
-                last_pk = chunk[-1][0]
+            raw = RawRecord.objects.filter(source=source, entity=entity, scope=scope)
+            for chunk in _payload_chunks(raw):
                 yield Batch(records=[payload for _, payload in chunk])
 
         runs.append(_rebuild(stream, scope, raw_batches, from_raw=True, job_id=job_id))
@@ -916,13 +896,7 @@ def retry_rejected(records: models.QuerySet[RejectedRecord]) -> list[SyncRun]:
         chosen = records.filter(source=source, entity=entity, scope=scope, resolved=False)
 
         def rejected_batches(chosen: models.QuerySet = chosen) -> Iterator[Batch]:
-            rows = list(chosen.order_by("pk").values_list("pk", "payload"))
-            for start in range(0, len(rows), PAGE_SIZE):
-                chunk = rows[start : start + PAGE_SIZE]
-                yield Batch(
-                    records=[payload for _, payload in chunk],
-                    rejected_ids=[pk for pk, _ in chunk],
-                )
+            return _rejected_batches(chosen)
 
         runs.append(_rebuild(stream, scope, rejected_batches, from_raw=False))
     return runs
@@ -934,7 +908,6 @@ def delete_expired_raw_records(now: dt.datetime | None = None) -> int:
     Called by the daily cleanup job. A payload is rewritten (and its clock reset)
     only when it changes, so this removes payloads unchanged for the whole period.
     """
-    days = int(getattr(settings, "INGEST_RAW_RETENTION_DAYS", 90))
-    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.INGEST_RAW_RETENTION_DAYS)
     deleted, _ = RawRecord.objects.filter(fetched_at__lt=cutoff).delete()
     return deleted

@@ -18,9 +18,12 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.models import Max
 from django.utils import timezone
+from django_q.models import OrmQ
+from django_q.status import Stat
 
 from ingestion.breaker import breaker_states
 from ingestion.choices import JobStatus
+from ingestion.models import IngestionJob
 from ingestion.redaction import redact
 from ingestion.streams import all_streams
 
@@ -62,17 +65,12 @@ def check_database(alias: str = "default") -> Check:
     return Check(OK, {"vendor": connections[alias].vendor})
 
 
-def broker_kind() -> str:
-    cluster = getattr(settings, "Q_CLUSTER", {}) or {}
-    return "redis" if cluster.get("redis") else "orm"
-
-
 def check_broker() -> Check:
     """Redis: PING the broker's server. ORM: read the queue table on its database alias."""
-    cluster = getattr(settings, "Q_CLUSTER", {}) or {}
+    cluster = settings.Q_CLUSTER
     if cluster.get("redis"):
         return _check_redis(cluster["redis"])
-    return _check_orm_queue(cluster.get("orm", "default"))
+    return _check_orm_queue(cluster["orm"])
 
 
 def _check_redis(url: str | dict) -> Check:
@@ -95,8 +93,6 @@ def _check_redis(url: str | dict) -> Check:
 
 
 def _check_orm_queue(alias: str) -> Check:
-    from django_q.models import OrmQ
-
     try:
         queued = OrmQ.objects.using(alias).only("id")[:1]
         list(queued)
@@ -109,12 +105,10 @@ def _cluster_stats() -> list[dict[str, Any]]:
     """Live django-q2 clusters from their own status reports.
 
     Clusters save a Stat every few seconds (with a 3 s expiry) in the broker's
-    store: Redis for the Redis broker, the Django cache for the ORM broker. With
-    the ORM broker and a per-process cache (LocMemCache, the default) the web
-    process cannot see them; then this is empty and the job heartbeats decide.
+    store: Redis for the Redis broker, the Django cache for the ORM broker (a cache
+    every process sees: settings.CACHES). When none reported lately this is empty
+    and the job heartbeats decide.
     """
-    from django_q.status import Stat
-
     try:
         stats = Stat.get_all()
     except (redis.RedisError, OSError, DatabaseError):
@@ -140,8 +134,6 @@ def check_worker() -> Check:
     job heartbeats exist only while a job runs. An idle worker with no visible
     cluster stats is "unknown", not "down".
     """
-    from ingestion.models import IngestionJob
-
     now = timezone.now()
     clusters = _cluster_stats()
     running = IngestionJob.objects.filter(status=JobStatus.RUNNING)  # indexed on status

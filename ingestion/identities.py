@@ -33,6 +33,17 @@ def ref_key(ref: Ref) -> RefKey:
     return (ref.model, ref.source, ref.external_id)
 
 
+def _pks_by_natural_key(
+    model: type[models.Model], source: str, external_ids: Iterable[str]
+) -> list[tuple[str, int]]:
+    """(external_id, pk) of the stored rows: one query, served by the natural-key index."""
+    return list(
+        model._default_manager.filter(source=source, external_id__in=external_ids).values_list(
+            "external_id", "pk"
+        )
+    )
+
+
 def resolve_refs(refs: Iterable[Ref]) -> dict[RefKey, int]:
     """Primary keys of the existing rows named by `refs`; missing ones are absent."""
     wanted: dict[tuple[type[models.Model], str], set[str]] = defaultdict(set)
@@ -40,9 +51,7 @@ def resolve_refs(refs: Iterable[Ref]) -> dict[RefKey, int]:
         wanted[(ref.model, ref.source)].add(ref.external_id)
     found: dict[RefKey, int] = {}
     for (model, source), external_ids in wanted.items():
-        rows = model._default_manager.filter(
-            source=source, external_id__in=external_ids
-        ).values_list("external_id", "pk")
+        rows = _pks_by_natural_key(model, source, external_ids)
         found.update(((model, source, external_id), pk) for external_id, pk in rows)
     return found
 
@@ -50,9 +59,7 @@ def resolve_refs(refs: Iterable[Ref]) -> dict[RefKey, int]:
 def _stored_identities(by_source: dict[str, set[str]]) -> dict[IdentityKey, int]:
     found: dict[IdentityKey, int] = {}
     for source, external_ids in by_source.items():
-        rows = Identity.objects.filter(source=source, external_id__in=external_ids).values_list(
-            "external_id", "pk"
-        )
+        rows = _pks_by_natural_key(Identity, source, external_ids)
         found.update(((source, external_id), pk) for external_id, pk in rows)
     return found
 

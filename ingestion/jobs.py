@@ -49,12 +49,7 @@ from ingestion.choices import (
     RunStatus,
 )
 from ingestion.errors import PermanentError, TransientError
-from ingestion.harness import (
-    RUN_COUNT_FIELDS,
-    SyncAlreadyRunning,
-    delete_expired_raw_records,
-    run_sync,
-)
+from ingestion.harness import SyncAlreadyRunning, delete_expired_raw_records, run_sync
 from ingestion.models.jobs import IngestionJob, PipelineControl
 from ingestion.models.sync import SyncRun
 from ingestion.redaction import redact
@@ -180,15 +175,18 @@ def fan_out_syncs(
     A stream and scope that already have an unfinished sync job are skipped, so a
     backlog never piles up a second copy of the same work.
     """
+    # One query for the syncs still unfinished, not one per stream and scope.
+    pending = set(
+        IngestionJob.objects.filter(kind=JobKind.SYNC)
+        .exclude(status__in=FINISHED_JOB_STATUSES)
+        .values_list("source", "entity", "scope")
+    )
     jobs = []
     for stream in all_streams():
         if source and stream.source != source:
             continue
         for scope in stream.configured_scopes():
-            pending = IngestionJob.objects.filter(
-                kind=JobKind.SYNC, source=stream.source, entity=stream.entity, scope=scope
-            ).exclude(status__in=FINISHED_JOB_STATUSES)
-            if pending.exists():
+            if (stream.source, stream.entity, scope) in pending:
                 continue
             jobs.append(
                 enqueue_sync(
@@ -407,7 +405,7 @@ def job_progress(job: IngestionJob, done: int, total: int | None = None) -> None
     IngestionJob.objects.filter(_still_running(job)).update(**changes)
 
 
-def _sync_progress(job: IngestionJob, run: Any) -> None:
+def _sync_progress(job: IngestionJob, run: SyncRun) -> None:
     """After each committed page: the run's counts so far, shown live on the job."""
     IngestionJob.objects.filter(_still_running(job)).update(
         **_run_counts(run), progress_done=run.pages or 0, heartbeat_at=timezone.now()
@@ -452,7 +450,7 @@ def run_sync_job(job: IngestionJob) -> None:
 
 
 def _run_counts(run: SyncRun) -> dict[str, int]:
-    return {name: getattr(run, name) for name in RUN_COUNT_FIELDS}
+    return {name: getattr(run, name) for name in SyncRun.COUNT_FIELDS}
 
 
 def _copy_counts(job: IngestionJob, run: SyncRun) -> None:
@@ -666,8 +664,7 @@ def cleanup() -> dict[str, int]:
     deleted_jobs, _ = IngestionJob.objects.filter(
         status__in=FINISHED_JOB_STATUSES, finished_at__lt=cutoff
     ).delete()
-    result = {"jobs": deleted_jobs, "raw_records": 0}
-    result["raw_records"] = delete_expired_raw_records()
+    result = {"jobs": deleted_jobs, "raw_records": delete_expired_raw_records()}
     log.info("cleanup done", extra={"event": "cleanup", **result})
     return result
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.expressions import Col
 
+from tracking.audit import json_safe
 from tracking.models import Bug, allocate_bug_numbers, content_signature
 from tracking.models.base import PROVENANCE_FIELDS
 
@@ -73,19 +73,6 @@ class UpsertResult:
     unchanged: set[str] = field(default_factory=set)
     # (primary key, external id, {"field": [old, new]}) of each updated row.
     changes: list[tuple[int, str, dict[str, list[Any]]]] = field(default_factory=list)
-
-
-def json_safe(value: Any) -> Any:
-    """A value as the audit trail stores it: ISO datetimes, decimals as text."""
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    return value
 
 
 def _sqlite_datetime(field_: models.Field) -> Callable[[Any], Any]:

@@ -24,13 +24,15 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ingestion.breaker import breaker_states
 from ingestion.choices import JobStatus, RunStatus
+from ingestion.jobs import is_paused
+from ingestion.models import IngestionJob, SyncRun
 from ingestion.redaction import redact
 from ingestion.streams import all_streams
 
@@ -49,8 +51,6 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def jobs_by_status() -> dict[str, int]:
-    from ingestion.models import IngestionJob
-
     counts = dict.fromkeys(JobStatus.values, 0)
     rows = IngestionJob.objects.order_by().values_list("status").annotate(total=Count("id"))
     for status, total in rows:
@@ -60,8 +60,6 @@ def jobs_by_status() -> dict[str, int]:
 
 def job_outcomes(since: dt.datetime) -> dict[str, Any]:
     """Success rate and durations of the jobs that finished since `since`."""
-    from ingestion.models import IngestionJob
-
     finished = IngestionJob.objects.filter(finished_at__gte=since).order_by()
     outcomes = finished.aggregate(
         succeeded=Count("id", filter=Q(status=JobStatus.SUCCEEDED)),
@@ -86,9 +84,7 @@ def stream_names() -> list[tuple[str, str]]:
     return [(stream.source, stream.entity) for stream in all_streams()]
 
 
-def _runs_of(source: str, entity: str):
-    from ingestion.models import SyncRun
-
+def _runs_of(source: str, entity: str) -> QuerySet[SyncRun]:
     # Served by the ingestion_run_stream index (source, entity, started_at).
     return SyncRun.objects.filter(source=source, entity=entity)
 
@@ -112,7 +108,7 @@ def stream_window(source: str, entity: str, since: dt.datetime) -> dict[str, Any
     }
 
 
-def run_summary(run: Any) -> dict[str, Any]:
+def run_summary(run: SyncRun) -> dict[str, Any]:
     return {
         "id": run.pk,
         "scope": run.scope,
@@ -170,15 +166,6 @@ def pipeline_stats(now: dt.datetime | None = None) -> dict[str, Any]:
     }
 
 
-def is_paused() -> bool | None:
-    """The pause flag of the job runner, if it is installed (None otherwise)."""
-    try:
-        from ingestion.jobs import is_paused as jobs_is_paused
-    except ImportError:
-        return None
-    return jobs_is_paused()
-
-
 class PipelineCollector(Collector):
     """Prometheus metrics read from the database at each scrape (see the module docstring)."""
 
@@ -187,11 +174,9 @@ class PipelineCollector(Collector):
         yield from self._jobs()
         yield from self._streams(now)
         yield from self._breakers()
-        paused = is_paused()
-        if paused is not None:
-            yield GaugeMetricFamily(
-                "hub_ingestion_paused", "1 while the pipeline is paused.", value=int(paused)
-            )
+        yield GaugeMetricFamily(
+            "hub_ingestion_paused", "1 while the pipeline is paused.", value=int(is_paused())
+        )
 
     def _jobs(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily(

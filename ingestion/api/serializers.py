@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from ingestion.choices import JobKind, JobPriority
-from ingestion.models import IngestionJob
+from ingestion.models import IngestionJob, SyncRun
 from ingestion.redaction import redact, redact_value
 from ingestion.streams import UnknownStream, get_stream
 
@@ -49,14 +49,7 @@ class IngestionJobSerializer(serializers.ModelSerializer):
             "last_error",
             "progress_done",
             "progress_total",
-            "fetched",
-            "created",
-            "updated",
-            "unchanged",
-            "rejected",
-            "pages",
-            "requests",
-            "retries",
+            *SyncRun.COUNT_FIELDS,
             "created_by",
             "created_at",
             "enqueued_at",

@@ -36,18 +36,12 @@ from ingestion.streams import UnknownStream, all_streams, get_stream
 
 def redacting_exception_handler(error: Exception, context: dict) -> Response | None:
     """DRF's handler, with secrets removed from the error body: validation messages
-    echo the input, and a caller may have pasted a token into a field."""
+    echo the input, and a caller may have pasted a token into a field. Installed for
+    every API view by REST_FRAMEWORK["EXCEPTION_HANDLER"]."""
     response = exception_handler(error, context)
     if response is not None:
         response.data = redact_value(response.data)
     return response
-
-
-class RedactedErrors:
-    """Mixin of every pipeline API view: errors go through `redacting_exception_handler`."""
-
-    def get_exception_handler(self):
-        return redacting_exception_handler
 
 
 class ReadAuthenticatedWriteStaff(BasePermission):
@@ -76,7 +70,7 @@ def job_accepted(job: IngestionJob, request: Request) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
-class SyncView(RedactedErrors, APIView):
+class SyncView(APIView):
     """POST /api/sync/<source>/<entity>: queue a sync of one stream now (202)."""
 
     permission_classes = [ReadAuthenticatedWriteStaff]
@@ -105,9 +99,7 @@ class SyncView(RedactedErrors, APIView):
         return job_accepted(job, request)
 
 
-class JobViewSet(
-    RedactedErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """GET /api/pipeline/jobs (filters: status, kind, priority, source, entity, scope),
     GET /api/pipeline/jobs/<id>, POST /api/pipeline/jobs."""
 
@@ -139,7 +131,7 @@ class JobViewSet(
         return job_accepted(job, request)
 
 
-class DeadJobViewSet(RedactedErrors, mixins.ListModelMixin, viewsets.GenericViewSet):
+class DeadJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """GET /api/pipeline/dlq: jobs that exhausted their attempts;
     POST /api/pipeline/dlq/retry: queue them again."""
 
@@ -157,7 +149,7 @@ class DeadJobViewSet(RedactedErrors, mixins.ListModelMixin, viewsets.GenericView
         return Response({"retried": retried}, status=status.HTTP_202_ACCEPTED)
 
 
-class PauseView(RedactedErrors, APIView):
+class PauseView(APIView):
     """POST /api/pipeline/pause: no job starts; running syncs stop at their next checkpoint."""
 
     permission_classes = [ReadAuthenticatedWriteStaff]
@@ -167,7 +159,7 @@ class PauseView(RedactedErrors, APIView):
         return Response({"paused": job_service.is_paused()})
 
 
-class ResumeView(RedactedErrors, APIView):
+class ResumeView(APIView):
     """POST /api/pipeline/resume."""
 
     permission_classes = [ReadAuthenticatedWriteStaff]
@@ -177,7 +169,7 @@ class ResumeView(RedactedErrors, APIView):
         return Response({"paused": job_service.is_paused(), "requeued": requeued})
 
 
-class StatsView(RedactedErrors, APIView):
+class StatsView(APIView):
     """GET /api/pipeline/stats: jobs by status, success rate, durations, records (24 h)."""
 
     permission_classes = [ReadAuthenticatedWriteStaff]
@@ -186,7 +178,7 @@ class StatsView(RedactedErrors, APIView):
         return Response({"paused": job_service.is_paused(), **pipeline_stats()})
 
 
-class StreamMetricsView(RedactedErrors, APIView):
+class StreamMetricsView(APIView):
     """GET /api/metrics: per stream, the last run (outcome, counts, latency) and 24 h totals."""
 
     permission_classes = [ReadAuthenticatedWriteStaff]

@@ -17,6 +17,18 @@ class SyncRun(models.Model):
     `job_id` is a plain number, not a foreign key: runs outlive cleaned-up jobs.
     """
 
+    # The counts a run keeps, copied onto its job and shown by the API and metrics.
+    COUNT_FIELDS = (
+        "fetched",
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
+        "pages",
+        "requests",
+        "retries",
+    )
+
     source = models.CharField(max_length=50)
     entity = models.CharField(max_length=50)
     scope = models.CharField(max_length=300, blank=True, default="")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count
 
 from tracking.admin.base import AuditedAdmin
 from tracking.models import Identity, Person
@@ -26,9 +27,13 @@ class PersonAdmin(AuditedAdmin):
     date_hierarchy = "created_at"
     inlines = [IdentityInline]
 
-    @admin.display(description="Accounts")
+    def get_queryset(self, request):
+        # One COUNT per page of people, not one per row.
+        return super().get_queryset(request).annotate(accounts=Count("identities", distinct=True))
+
+    @admin.display(description="Accounts", ordering="accounts")
     def identity_count(self, obj: Person) -> int:
-        return obj.identities.count()
+        return obj.accounts
 
     def get_search_results(self, request, queryset, search_term):
         queryset, _may_have_duplicates = super().get_search_results(request, queryset, search_term)

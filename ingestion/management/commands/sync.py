@@ -6,9 +6,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ingestion.choices import JobPriority
 from ingestion.errors import IngestionError
 from ingestion.harness import run_sync
+from ingestion.jobs import enqueue_sync
 from ingestion.models import SyncRun
+from ingestion.redaction import redact
 from ingestion.streams import UnknownStream, get_stream
 
 
@@ -36,17 +39,15 @@ class Command(BaseCommand):
         try:
             run = run_sync(stream, scope, full=options["full"], progress=self._progress)
         except IngestionError as error:
-            raise CommandError(f"Sync failed: {error}") from None
+            # A terminal is a log too: an upstream error may echo a token.
+            raise CommandError(redact(f"Sync failed: {error}")) from None
         self.stdout.write(self._summary(run))
 
     def _enqueue(self, source: str, entity: str, scope: str, full: bool) -> None:
-        # Imported here: the job layer is only needed when queueing.
-        from ingestion.jobs import enqueue_sync
-
         job = enqueue_sync(
-            source, entity, scope=scope, full=full, priority="high", created_by="cli"
+            source, entity, scope=scope, full=full, priority=JobPriority.HIGH, created_by="cli"
         )
-        self.stdout.write(f"Queued job {getattr(job, 'pk', job)} for {source}/{entity}.")
+        self.stdout.write(f"Queued job {job.pk} for {source}/{entity}.")
 
     def _progress(self, run: SyncRun) -> None:
         self.stdout.write(
