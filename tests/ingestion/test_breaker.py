@@ -18,11 +18,11 @@ from ingestion.breaker import (
 from ingestion.choices import JobStatus
 from ingestion.jobs import enqueue_sync, run_job
 from ingestion.models import BreakerState, CircuitBreaker, IngestionJob
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     SOURCE,
-    repositories_fixture,
     repository_record,
 )
+from tests.ingestion.qcluster_helpers import shared_database
 
 pytestmark = pytest.mark.django_db
 
@@ -159,9 +159,16 @@ def test_states_list_requested_keys_never_used_as_closed():
     assert [(state.key, state.state) for state in states] == [("slack", "closed")]
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_workers_claim_the_trial_once_on_postgres():
+@pytest.fixture
+def database_shared_by_threads(tmp_path, django_db_setup, django_db_blocker):
+    """Worker threads need one committed database they all reach, as worker processes
+    do: a fresh one (on SQLite a file, whose locking is what a deployment gets)."""
+    with django_db_blocker.unblock(), shared_database(tmp_path):
+        yield
+
+
+@pytest.mark.usefixtures("database_shared_by_threads")
+def test_concurrent_workers_claim_the_trial_once():
     fail("github", 5)
     end_cooldown("github")
     barrier = threading.Barrier(8)
@@ -183,9 +190,8 @@ def test_concurrent_workers_claim_the_trial_once_on_postgres():
     assert sorted(results) == [False] * 7 + [True]
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_failures_are_all_counted_on_postgres():
+@pytest.mark.usefixtures("database_shared_by_threads")
+def test_concurrent_failures_are_all_counted():
     barrier = threading.Barrier(4)
 
     def worker() -> None:

@@ -126,11 +126,15 @@ def test_requests_are_counted_per_path(fake_server):
 
 def test_concurrent_clients_are_all_served_and_recorded(fake_server):
     server = fake_server(echo_app())
+    statuses: list[int] = []
+    lock = threading.Lock()
 
     def client() -> None:
         with requests.Session() as session:
             for _ in range(25):
-                assert session.get(f"{server.url}/repos/o/r", timeout=5).status_code == 200
+                status = session.get(f"{server.url}/repos/o/r", timeout=5).status_code
+                with lock:  # an assert in a thread would only warn: check in the main one
+                    statuses.append(status)
 
     threads = [threading.Thread(target=client) for _ in range(8)]
     for thread in threads:
@@ -138,6 +142,7 @@ def test_concurrent_clients_are_all_served_and_recorded(fake_server):
     for thread in threads:
         thread.join()
 
+    assert statuses == [200] * 200
     assert server.request_count("/repos/o/r") == 200
 
 

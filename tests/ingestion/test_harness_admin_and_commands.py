@@ -7,10 +7,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from ingestion.models import RejectedRecord
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     commit_record,
-    commits_fixture,
-    repositories_fixture,
     repository_record,
 )
 from tracking.models import Commit, Repository

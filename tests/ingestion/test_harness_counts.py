@@ -6,11 +6,9 @@ import pytest
 
 from ingestion.harness import run_sync
 from ingestion.models import SyncRun
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     commit_record,
-    commits_fixture,
     poison,
-    repositories_fixture,
     repository_record,
 )
 

@@ -7,22 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ingestion.harness import run_sync
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     AUTHOR_POOL,
     commit_record,
-    commits_fixture,
-    repositories_fixture,
-    repository_record,
 )
 from tracking.models import Commit, Identity, Person
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def three_repositories(repositories):
-    repositories.records = [repository_record(n) for n in range(3)]
-    run_sync(repositories)
 
 
 def test_each_author_becomes_one_identity(three_repositories, commits):

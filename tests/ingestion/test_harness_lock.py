@@ -12,7 +12,9 @@ from django.utils import timezone
 from ingestion.choices import RunStatus
 from ingestion.harness import StreamLock, SyncAlreadyRunning, run_sync
 from ingestion.models import SyncRun, SyncState
-from tests.ingestion.memory_streams import repositories_fixture, repository_record  # noqa: F401
+from tests.ingestion.memory_streams import (
+    repository_record,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,21 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ingestion.harness import run_sync
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     commit_record,
-    commits_fixture,
-    repositories_fixture,
     repository_record,
 )
 from tracking.models import Commit, Repository
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def three_repositories(repositories):
-    repositories.records = [repository_record(n) for n in range(3)]
-    run_sync(repositories)
 
 
 def test_commit_seen_on_a_second_branch_keeps_the_first(three_repositories, commits):

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from ingestion.harness import delete_expired_raw_records, renormalize, run_sync
 from ingestion.models import RawRecord
-from tests.ingestion.memory_streams import (  # noqa: F401
-    repositories_fixture,
+from tests.ingestion.memory_streams import (
     repository_record,
 )
 from tracking.models import Repository

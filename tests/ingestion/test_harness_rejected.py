@@ -6,11 +6,8 @@ import pytest
 
 from ingestion.harness import retry_rejected, run_sync
 from ingestion.models import RejectedRecord
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     commit_record,
-    commits_fixture,
-    poison,
-    repositories_fixture,
     repository_record,
 )
 from tracking.models import Commit

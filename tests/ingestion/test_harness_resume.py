@@ -10,9 +10,8 @@ from ingestion.choices import RunStatus
 from ingestion.errors import TransientError
 from ingestion.harness import run_sync
 from ingestion.models import SyncRun, SyncState
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     EPOCH,
-    repositories_fixture,
     repository_record,
 )
 from tracking.models import Repository

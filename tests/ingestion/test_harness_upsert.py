@@ -6,10 +6,8 @@ import pytest
 
 from ingestion.choices import RunStatus
 from ingestion.harness import run_sync
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     commit_record,
-    commits_fixture,
-    repositories_fixture,
     repository_record,
 )
 from tracking.choices import AuditAction

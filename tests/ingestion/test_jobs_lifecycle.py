@@ -12,25 +12,13 @@ from ingestion.choices import JobPriority, JobStatus
 from ingestion.jobs import (
     enqueue_job,
     enqueue_sync,
-    purge_broker_queues,
     run_job,
     tasks_waiting_in_broker,
 )
 from tests.ingestion import job_streams
 from tracking.models import Repository
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_broker():
-    # The Redis broker is not rolled back with the test database.
-    purge_broker_queues()
-
-
-@pytest.fixture(autouse=True)
-def scripted_state(tmp_path, monkeypatch):
-    monkeypatch.setenv("JOBTEST_STATE_DIR", str(tmp_path))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_broker", "scripted_state")]
 
 
 def sync_job(scope: str, **kwargs):

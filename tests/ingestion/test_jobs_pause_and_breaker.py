@@ -12,12 +12,7 @@ from ingestion.models import IngestionJob
 from tests.ingestion import job_streams
 from tracking.models import Repository
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def scripted_state(tmp_path, monkeypatch):
-    monkeypatch.setenv("JOBTEST_STATE_DIR", str(tmp_path))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("scripted_state")]
 
 
 def sync_job(scope: str):

@@ -11,7 +11,6 @@ from ingestion.choices import JobStatus
 from ingestion.jobs import (
     enqueue_due_retries,
     enqueue_sync,
-    purge_broker_queues,
     requeue_lost_jobs,
     requeue_stale_jobs,
     tasks_waiting_in_broker,
@@ -19,15 +18,9 @@ from ingestion.jobs import (
 from ingestion.models import IngestionJob
 from tests.ingestion import job_streams
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_broker")]
 
 LONG_AGO = dt.timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def empty_broker():
-    # The Redis broker is not rolled back with the test database.
-    purge_broker_queues()
 
 
 def sync_job(**fields):

@@ -7,11 +7,9 @@ import pytest
 from ingestion.choices import RunStatus
 from ingestion.harness import run_sync
 from ingestion.models import RejectedRecord
-from tests.ingestion.memory_streams import (  # noqa: F401
+from tests.ingestion.memory_streams import (
     commit_record,
-    commits_fixture,
     poison,
-    repositories_fixture,
     repository_record,
 )
 from tracking.models import Commit

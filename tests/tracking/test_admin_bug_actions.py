@@ -40,7 +40,7 @@ def test_deleted_bugs_are_hidden_from_the_list_until_asked_for(staff_client):
     assert "Visible bug" in default.text and "Deleted bug" not in default.text
     deleted = staff_client.get(reverse(CHANGELIST) + "?deleted=yes")
     assert "Deleted bug" in deleted.text and "Visible bug" not in deleted.text
-    assert kept.deleted_at is None
+    assert Bug.objects.live().filter(pk=kept.pk).exists()
 
 
 def test_bulk_delete_then_restore(staff_client):

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from tests.tracking import factories
+from tests.tracking.admin_forms import bug_form
 from tracking.models import AuditLog
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_audit_log_pages_render_read_only(staff_client):
     bug = factories.make_bug()
     staff_client.post(
         reverse("admin:tracking_bug_change", args=[bug.pk]),
-        {**_bug_form(bug), "title": "Renamed"},
+        bug_form(bug, title="Renamed"),
     )
     entry = AuditLog.objects.get()
     assert staff_client.get(reverse("admin:tracking_auditlog_changelist")).status_code == 200
@@ -84,26 +85,3 @@ def test_anonymous_visitor_is_sent_to_the_login_page(client):
     response = client.get(reverse("admin:tracking_project_changelist"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
-
-
-def _bug_form(bug) -> dict:
-    return {
-        "title": bug.title,
-        "description": bug.description,
-        "project": bug.project_id or "",
-        "severity": bug.severity,
-        "priority": bug.priority,
-        "status": bug.status,
-        "assignee": "",
-        "reporter": "",
-        "sla_hours": bug.sla_hours or "",
-        "created_at_0": bug.created_at.strftime("%Y-%m-%d"),
-        "created_at_1": bug.created_at.strftime("%H:%M:%S"),
-        "url": "",
-        "assignee_identity": "",
-        "reporter_identity": "",
-        "hours-TOTAL_FORMS": "0",
-        "hours-INITIAL_FORMS": "0",
-        "hours-MIN_NUM_FORMS": "0",
-        "hours-MAX_NUM_FORMS": "1000",
-    }

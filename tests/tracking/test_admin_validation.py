@@ -6,45 +6,10 @@ import pytest
 from django.urls import reverse
 
 from tests.tracking import factories
+from tests.tracking.admin_forms import bug_form, hours_form
 from tracking.models import Bug, EngineeringHours, Project
 
 pytestmark = pytest.mark.django_db
-
-
-def bug_form(**overrides) -> dict:
-    return {
-        "title": "Checkout fails",
-        "description": "",
-        "project": "",
-        "severity": "high",
-        "priority": "medium",
-        "status": "open",
-        "assignee": "",
-        "reporter": "",
-        "sla_hours": "",
-        "created_at_0": "2026-11-02",
-        "created_at_1": "10:00:00",
-        "url": "",
-        "assignee_identity": "",
-        "reporter_identity": "",
-        "hours-TOTAL_FORMS": "0",
-        "hours-INITIAL_FORMS": "0",
-        "hours-MIN_NUM_FORMS": "0",
-        "hours-MAX_NUM_FORMS": "1000",
-        **overrides,
-    }
-
-
-def hours_form(**overrides) -> dict:
-    return {
-        "person": "",
-        "bug": "",
-        "project": "",
-        "date": "2026-11-02",
-        "hours": "2",
-        "note": "",
-        **overrides,
-    }
 
 
 def test_valid_bug_is_created_with_a_number(staff_client):
@@ -118,6 +83,7 @@ def test_bad_hours_in_the_bug_inline_keep_the_bug_unchanged(staff_client):
     bug = factories.make_bug(title="Original")
     person = factories.make_person()
     form = bug_form(
+        bug,
         title="Changed",
         **{
             "hours-TOTAL_FORMS": "1",

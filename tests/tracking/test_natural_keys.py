@@ -45,10 +45,10 @@ def test_duplicate_natural_key_in_one_source_is_refused_by_the_database(
 def test_same_external_id_is_allowed_in_another_source(build, source, other_source):
     first = build(source=source, external_id="X-1")
 
-    second = build(source=other_source, external_id="X-1")
+    build(source=other_source, external_id="X-1")
 
-    assert type(first).objects.filter(external_id="X-1").count() == 2
-    assert {first.source, second.source} == {source, other_source}
+    stored = type(first).objects.filter(external_id="X-1").values_list("source", flat=True)
+    assert sorted(stored) == sorted([source, other_source])
 
 
 @pytest.mark.parametrize(

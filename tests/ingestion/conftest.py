@@ -1,0 +1,34 @@
+"""Fixtures shared by the ingestion tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingestion.harness import run_sync
+from ingestion.jobs import purge_broker_queues
+
+# The in-memory test streams, as `repositories` and `commits` fixtures.
+from tests.ingestion.memory_streams import (  # noqa: F401
+    commits_fixture,
+    repositories_fixture,
+    repository_record,
+)
+
+
+@pytest.fixture
+def three_repositories(repositories):
+    """Three repositories synced, for streams whose records point at them."""
+    repositories.records = [repository_record(n) for n in range(3)]
+    run_sync(repositories)
+
+
+@pytest.fixture
+def empty_broker():
+    # The Redis broker is not rolled back with the test database.
+    purge_broker_queues()
+
+
+@pytest.fixture
+def scripted_state(tmp_path, monkeypatch):
+    """Where the scripted `jobtest` stream keeps its per-scope state (shared with subprocesses)."""
+    monkeypatch.setenv("JOBTEST_STATE_DIR", str(tmp_path))
