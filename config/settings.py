@@ -11,6 +11,9 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from ingestion.encryption import GENERATE_KEY_COMMAND, generate_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded setup: the SQLite database, the generated secret key.
@@ -60,6 +63,7 @@ INSTALLED_APPS = [
     "django_q",
     "tracking",
     "ingestion",
+    "sources.github",
 ]
 
 MIDDLEWARE = [
@@ -136,6 +140,35 @@ LOGIN_URL = "admin:login"
 
 HUB_ADMIN_USER = env.str("HUB_ADMIN_USER", default="admin")
 HUB_ADMIN_PASSWORD = secret("HUB_ADMIN_PASSWORD")
+
+# --- Encryption at rest (ingestion/encryption.py) -----------------------------------
+# Fernet keys for the secrets the hub stores (connected accounts' OAuth tokens): one key,
+# or several comma-separated to rotate (the first encrypts, all decrypt).
+
+
+def local_encryption_key() -> str:
+    """The embedded setup's key, generated once into var/ like `local_secret_key()`.
+
+    A deployment (SECRET_KEY configured) must set HUB_ENCRYPTION_KEY itself: a key
+    generated inside a container would vanish with it, and every stored token with it.
+    """
+    if secret("SECRET_KEY"):
+        raise ImproperlyConfigured(
+            "HUB_ENCRYPTION_KEY is not set. The hub encrypts stored GitHub tokens with it; "
+            f"generate one with: {GENERATE_KEY_COMMAND} and set it as HUB_ENCRYPTION_KEY "
+            "(or HUB_ENCRYPTION_KEY_FILE). Keep it safe: without it stored tokens are lost."
+        )
+    key_file = VAR_DIR / "encryption_key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(generate_key(), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+HUB_ENCRYPTION_KEY = secret("HUB_ENCRYPTION_KEY") or local_encryption_key()
+# A malformed key fails here, at startup, not at the first token stored.
+parse_keys(HUB_ENCRYPTION_KEY)
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -219,6 +252,68 @@ CACHES = {
     )
 }
 # END PIPELINE-SETTINGS
+
+# --- GitHub source (sources/github) -------------------------------------------------
+# The REST API root: GitHub Enterprise Server is https://HOST/api/v3; tests use a fake.
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+# Where the OAuth pages live ("Connect GitHub"): https://github.com or the GHES host.
+GITHUB_OAUTH_URL = env.str("GITHUB_OAUTH_URL", default="https://github.com")
+# The fallback credential when no account is connected.
+GITHUB_TOKEN = secret("GITHUB_TOKEN")
+# What to sync: the repositories of these organisations (and of the token's user),
+# or exactly these repositories (owner/name) when GITHUB_REPOS is set.
+GITHUB_ORGS = env.list("GITHUB_ORGS", default=[])
+GITHUB_REPOS = env.list("GITHUB_REPOS", default=[])
+GITHUB_INCLUDE_FORKS = env.bool("GITHUB_INCLUDE_FORKS", default=True)
+GITHUB_INCLUDE_ARCHIVED = env.bool("GITHUB_INCLUDE_ARCHIVED", default=True)
+# Commits of every branch, not only the default one.
+GITHUB_ALL_BRANCHES = env.bool("GITHUB_ALL_BRANCHES", default=False)
+# Issues with one of these labels (compared without case) are also bugs.
+GITHUB_BUG_LABELS = env.list("GITHUB_BUG_LABELS", default=["bug"])
+# Share of the primary rate limit kept back: below it a sync stops and resumes at the reset.
+GITHUB_RATE_RESERVE = env.float("GITHUB_RATE_RESERVE", default=0.10)
+# Seconds per request before giving up on it (a transient error, retried).
+GITHUB_TIMEOUT = env.float("GITHUB_TIMEOUT", default=30.0)
+# Retries of a failed request (5xx, reset, timeout) within a sync, and the first pause
+# between them (doubling); after them the job's own backoff takes over.
+GITHUB_RETRIES = env.int("GITHUB_RETRIES", default=3)
+GITHUB_RETRY_BACKOFF = env.float("GITHUB_RETRY_BACKOFF", default=1.0)
+# Longest Retry-After a worker waits through in place; longer waits reschedule the job.
+GITHUB_MAX_INLINE_WAIT = env.float("GITHUB_MAX_INLINE_WAIT", default=10.0)
+
+# --- Connect GitHub (social-auth) ----------------------------------------------------
+# "Connect GitHub" at /github/connect: OAuth with social-auth-app-django, staff only. The
+# backend (sources.github.oauth.GitHubConnectOAuth2, social-core's `github-enterprise`
+# made association-only) reads GITHUB_OAUTH_URL and GITHUB_API_URL above, so github.com,
+# GitHub Enterprise Server and the tests' fake all work. Register the OAuth app with the
+# callback URL https://<hub host>/github/oauth/complete/github-enterprise/
+INSTALLED_APPS += ["social_django"]
+AUTHENTICATION_BACKENDS = [
+    # First: staff sign in with a password; the GitHub backend never signs anyone in.
+    "django.contrib.auth.backends.ModelBackend",
+    "sources.github.oauth.GitHubConnectOAuth2",
+]
+SOCIAL_AUTH_GITHUB_KEY = env.str("SOCIAL_AUTH_GITHUB_KEY", default="")
+SOCIAL_AUTH_GITHUB_SECRET = secret("SOCIAL_AUTH_GITHUB_SECRET")
+SOCIAL_AUTH_GITHUB_ENTERPRISE_SCOPE = ["repo", "read:org"]
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_REQUESTS_TIMEOUT = GITHUB_TIMEOUT
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "github:connect"
+SOCIAL_AUTH_NEW_ASSOCIATION_REDIRECT_URL = "github:connect"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "github:connect"
+# No user is ever created or updated: the pipeline only links the GitHub account to the
+# staff member who connected it and stores the token, encrypted, on a GitHubCredential.
+# It replaces social-core's load_extra_data, which would save the token in plain text
+# in UserSocialAuth.extra_data.
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "sources.github.oauth.require_staff",
+    "social_core.pipeline.social_auth.social_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "sources.github.oauth.store_credential",
+)
 
 # --- Logging ----------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

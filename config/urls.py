@@ -10,6 +10,8 @@ admin.site.index_title = "Engineering data"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("github/", include("sources.github.urls")),
+    path("api/github/", include("sources.github.api_urls")),
     path("", include("ingestion.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

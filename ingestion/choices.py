@@ -7,6 +7,7 @@ from django.db import models
 
 class JobKind(models.TextChoices):
     SYNC = "sync", "Stream sync"
+    SOURCE_SYNC = "source_sync", "Source sync (all its streams)"
     WEBHOOK = "webhook", "Webhook delivery"
     CSV_IMPORT = "csv_import", "CSV import"
     CLEANUP = "cleanup", "Cleanup"
@@ -39,4 +40,4 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
-    STOPPED = "stopped", "Stopped at a checkpoint (paused)"
+    STOPPED = "stopped", "Stopped at a checkpoint (paused or rate-limited)"

@@ -32,3 +32,17 @@ class PermanentError(IngestionError):
 
 class RecordRejected(IngestionError):
     """One raw record cannot be normalized; the run goes on without it."""
+
+
+class Deferred(IngestionError):
+    """Not a failure: come back in `seconds` (a rate budget spent until its reset, an
+    open circuit breaker, a paused pipeline).
+
+    The harness stops the run at its last checkpoint; the job layer reschedules
+    the job without counting an attempt. `reason` names the wait ("rate_limit").
+    """
+
+    def __init__(self, seconds: float, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.seconds = max(0.0, seconds)
+        self.reason = reason

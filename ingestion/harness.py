@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from ingestion import load
 from ingestion.choices import RunStatus
-from ingestion.errors import RecordRejected, TransientError
+from ingestion.errors import Deferred, RecordRejected, TransientError
 from ingestion.identities import identity_key, ref_key, resolve_identities, resolve_refs
 from ingestion.models import RawRecord, RejectedRecord, SyncRun, SyncState
 from ingestion.redaction import redact
@@ -75,7 +75,7 @@ def _holder_token() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _holder_is_dead(holder: str) -> bool:
+def holder_is_dead(holder: str) -> bool:
     """True when the holder was a process on this host that no longer exists.
 
     Lets a run resume at once after its worker was killed, instead of waiting
@@ -118,7 +118,7 @@ class StreamLock:
         )
         if not claimed:
             holder = SyncState.objects.filter(pk=state.pk).values_list("locked_by", flat=True)[0]
-            if holder and _holder_is_dead(holder):
+            if holder and holder_is_dead(holder):
                 claimed = SyncState.objects.filter(pk=state.pk, locked_by=holder).update(
                     locked_by=token, lock_expires_at=expires
                 )
@@ -285,7 +285,7 @@ class _Run:
         found_refs = resolve_refs(ref for item in work.normalized for ref in item.refs)
         resolvable = []
         for item in work.normalized:
-            missing = [ref for ref in item.refs if ref_key(ref) not in found_refs]
+            missing = [ref for ref in item.refs if ref.required and ref_key(ref) not in found_refs]
             if missing:
                 names = ", ".join(
                     f"{ref.model._meta.verbose_name} {ref.source}:{ref.external_id}"
@@ -676,11 +676,14 @@ def _incoming_row(row: Row, found_refs: dict, identities: dict) -> load.Incoming
             values[attname] = identities[identity_key(value)]
             signed[name] = [value.source, value.external_id]
         elif isinstance(value, Ref):
-            values[attname] = found_refs[ref_key(value)]
-            signed[name] = [value.source, value.external_id]
+            # An optional reference that found nothing leaves the field empty, and is
+            # signed as such, so the row updates once the referenced row appears.
+            values[attname] = found_refs.get(ref_key(value))
+            signed[name] = [value.source, value.external_id] if values[attname] else None
         elif is_many:
-            many_to_many[name] = [found_refs[ref_key(ref)] for ref in value]
-            signed[name] = sorted([ref.source, ref.external_id] for ref in value)
+            present = [ref for ref in value if ref_key(ref) in found_refs]
+            many_to_many[name] = [found_refs[ref_key(ref)] for ref in present]
+            signed[name] = sorted([ref.source, ref.external_id] for ref in present)
         else:
             values[attname] = value
             signed[name] = value
@@ -696,6 +699,8 @@ def _start_context(lock: StreamLock, stream: Stream, scope: str, full: bool) -> 
     """Resume an unfinished run from its cursor and window, or start a new window."""
     state = lock.state
     if state.cursor is not None and not full:
+        # The pages before the cursor were read by an earlier run: no validators, since
+        # this run will not see the list's first page.
         return FetchContext(
             scope=scope, since=state.run_since, cursor=state.cursor, full=state.run_full
         )
@@ -703,7 +708,8 @@ def _start_context(lock: StreamLock, stream: Stream, scope: str, full: bool) -> 
     if not full and state.high_water_mark is not None:
         since = state.high_water_mark - stream.overlap
     lock.checkpoint(cursor=None, run_since=since, run_full=full, pending_high_water_mark=None)
-    return FetchContext(scope=scope, since=since, cursor=None, full=full)
+    etags = {} if full else dict(state.etags or {})
+    return FetchContext(scope=scope, since=since, cursor=None, full=full, etags=etags)
 
 
 def _payload_chunks(records: models.QuerySet) -> Iterator[list[tuple[int, Any]]]:
@@ -751,7 +757,12 @@ def run_sync(
     lock = StreamLock.acquire(stream.source, stream.entity, scope)
     try:
         run = SyncRun.objects.create(
-            source=stream.source, entity=stream.entity, scope=scope, full=full, job_id=job_id
+            source=stream.source,
+            entity=stream.entity,
+            scope=scope,
+            full=full,
+            job_id=job_id,
+            holder=lock.token,
         )
         harness = _Run(stream, scope, run, lock)
         context: FetchContext | None = None
@@ -767,6 +778,11 @@ def run_sync(
                 extra=harness.log_extra,
             )
             _sync_pages(harness, context, should_stop, progress)
+        except Deferred as deferred:
+            # Not a failure: the run stops at its last checkpoint and the next one resumes.
+            run.retries = context.retries if context is not None else run.retries
+            harness.finish(RunStatus.STOPPED, str(deferred))
+            raise
         except BaseException as error:
             if context is not None:
                 # Retries made on the failing page count too.
@@ -824,6 +840,7 @@ def _sync_pages(
             "high_water_mark": max(marks) if marks else None,
             "last_success_at": timezone.now(),
             "last_run": run,
+            "etags": context.new_etags,
         },
     )
 
@@ -846,6 +863,7 @@ def _rebuild(
             full=from_raw,
             from_raw=from_raw,
             job_id=job_id,
+            holder=lock.token,
         )
         harness = _Run(stream, scope, run, lock)
         try:

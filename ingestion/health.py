@@ -10,6 +10,7 @@ upstream's outage.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -163,6 +164,23 @@ def check_breakers() -> Check:
     return Check(DEGRADED if any_open else OK, {"breakers": breakers})
 
 
+# Checks a source adds (its credentials, say), by name; each reads the database.
+_source_checks: dict[str, Callable[[], Check]] = {}
+
+
+def register_check(name: str) -> Callable[[Callable[[], Check]], Callable[[], Check]]:
+    """Decorator: a source's own health check, e.g. `@register_check("github_credentials")`.
+
+    Such a check can make the hub "degraded" (a broken token), never "down".
+    """
+
+    def decorator(check: Callable[[], Check]) -> Callable[[], Check]:
+        _source_checks[name] = check
+        return check
+
+    return decorator
+
+
 def run_checks() -> tuple[bool, dict[str, Any]]:
     """(healthy, report). Healthy means database and broker are up."""
     database = check_database()
@@ -171,10 +189,12 @@ def run_checks() -> tuple[bool, dict[str, Any]]:
     if database.status == OK:
         checks["worker"] = check_worker()
         checks["breakers"] = check_breakers()
+        for name, check in sorted(_source_checks.items()):
+            checks[name] = check()
     else:
-        # Both read the database: reporting them as failing would hide the cause.
-        checks["worker"] = Check(SKIPPED, {"reason": "database is down"})
-        checks["breakers"] = Check(SKIPPED, {"reason": "database is down"})
+        # They all read the database: reporting them as failing would hide the cause.
+        for name in ["worker", "breakers", *sorted(_source_checks)]:
+            checks[name] = Check(SKIPPED, {"reason": "database is down"})
     healthy = database.status == OK and broker.status == OK
     if not healthy:
         overall = DOWN

@@ -22,7 +22,7 @@ from ingestion.streams import IdentityRef, Ref
 from tracking.models import Identity, Person, content_signature
 
 IdentityKey = tuple[str, str]
-RefKey = tuple[type[models.Model], str, str]
+RefKey = tuple[type[models.Model], str, str, str]
 
 
 def identity_key(ref: IdentityRef) -> IdentityKey:
@@ -30,7 +30,7 @@ def identity_key(ref: IdentityRef) -> IdentityKey:
 
 
 def ref_key(ref: Ref) -> RefKey:
-    return (ref.model, ref.source, ref.external_id)
+    return (ref.model, ref.source, ref.by, ref.external_id)
 
 
 def _pks_by_natural_key(
@@ -44,15 +44,29 @@ def _pks_by_natural_key(
     )
 
 
+def _pks_by_column(
+    model: type[models.Model], source: str, column: str, values: Iterable[str]
+) -> list[tuple[str, int]]:
+    """(value, pk) of the rows whose `column` is one of `values`; the lowest pk wins a tie."""
+    rows = model._default_manager.filter(**{f"{column}__in": values})
+    if source:
+        rows = rows.filter(source=source)
+    return list(rows.order_by("-pk").values_list(column, "pk"))
+
+
 def resolve_refs(refs: Iterable[Ref]) -> dict[RefKey, int]:
     """Primary keys of the existing rows named by `refs`; missing ones are absent."""
-    wanted: dict[tuple[type[models.Model], str], set[str]] = defaultdict(set)
+    wanted: dict[tuple[type[models.Model], str, str], set[str]] = defaultdict(set)
     for ref in refs:
-        wanted[(ref.model, ref.source)].add(ref.external_id)
+        wanted[(ref.model, ref.source, ref.by)].add(ref.external_id)
     found: dict[RefKey, int] = {}
-    for (model, source), external_ids in wanted.items():
-        rows = _pks_by_natural_key(model, source, external_ids)
-        found.update(((model, source, external_id), pk) for external_id, pk in rows)
+    for (model, source, by), values in wanted.items():
+        if by == "external_id":
+            rows = _pks_by_natural_key(model, source, values)
+        else:
+            rows = _pks_by_column(model, source, by, values)
+        # Later pairs overwrite earlier ones: with "-pk" ordering the lowest pk is kept.
+        found.update(((model, source, by, value), pk) for value, pk in rows)
     return found
 
 

@@ -6,8 +6,10 @@ The life of a job:
        ▲                │ ├─ TransientError ──▶ retrying (next_attempt_at = now + backoff)
        │                │ │                        └─ after max_attempts ──▶ dead (the DLQ)
        │                │ ├─ PermanentError ──▶ failed (at once, with what to fix)
-       │                │ └─ breaker open / paused ──▶ retrying, attempt not counted
-       └── sweeper: stale heartbeat (worker died), lost task, due retry
+       │                │ └─ Deferred (breaker open, paused, rate budget spent) ──▶ retrying,
+       │                │                        attempt not counted
+       └── sweeper: stale heartbeat (worker died), lost task, due retry; it also
+           fails the sync runs a dead worker left "running"
 
 django-q2 carries a job's primary key to a worker (`ingestion.tasks.run_job_task`);
 this module decides everything else. Workers claim a job with compare-and-set on
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -48,12 +51,19 @@ from ingestion.choices import (
     JobStatus,
     RunStatus,
 )
-from ingestion.errors import PermanentError, TransientError
-from ingestion.harness import SyncAlreadyRunning, delete_expired_raw_records, run_sync
+from ingestion.errors import Deferred, PermanentError, TransientError
+from ingestion.harness import (
+    SyncAlreadyRunning,
+    delete_expired_raw_records,
+    holder_is_dead,
+    run_sync,
+)
 from ingestion.models.jobs import IngestionJob, PipelineControl
-from ingestion.models.sync import SyncRun
+from ingestion.models.sync import SyncRun, SyncState
 from ingestion.redaction import redact
-from ingestion.streams import UnknownStream, all_streams, get_stream
+from ingestion.streams import Stream, UnknownStream, all_streams, get_stream
+from tracking.choices import AuditAction
+from tracking.models import AuditLog
 
 __all__ = [
     "CRITICAL_CLUSTER",
@@ -64,7 +74,10 @@ __all__ = [
     "default_cluster",
     "enqueue_due_retries",
     "enqueue_job",
+    "enqueue_source_sync",
     "enqueue_sync",
+    "fail_orphaned_runs",
+    "fan_out_source_syncs",
     "fan_out_syncs",
     "is_paused",
     "pause_pipeline",
@@ -90,6 +103,10 @@ PAUSE_RECHECK_SECONDS = 60
 RETRY_GRACE_SECONDS = 90
 # Error text kept on a job: enough to read, bounded for the admin list.
 MAX_ERROR_CHARS = 2000
+ORPHANED_RUN_ERROR = (
+    "The process running it stopped (killed or crashed); "
+    "the next run resumes from the last checkpoint."
+)
 
 WAIT_BACKOFF = "backoff"
 WAIT_BREAKER = "breaker"
@@ -168,10 +185,18 @@ def enqueue_sync(
 
 
 def fan_out_syncs(
-    source: str | None = None, *, full: bool = False, priority: str = JobPriority.LOW
+    source: str | None = None,
+    *,
+    full: bool = False,
+    priority: str = JobPriority.LOW,
+    scoped_only: bool = False,
+    scopes: Iterable[str] | None = None,
+    created_by: str = "schedule",
 ) -> list[IngestionJob]:
-    """Queue one sync per configured stream and scope (the daily schedule).
+    """Queue one sync per configured stream and scope.
 
+    `scoped_only` leaves out the streams without a scope (a source sync has just run
+    them); `scopes` replaces each stream's configured scopes ("sync this repository").
     A stream and scope that already have an unfinished sync job are skipped, so a
     backlog never piles up a second copy of the same work.
     """
@@ -181,11 +206,17 @@ def fan_out_syncs(
         .exclude(status__in=FINISHED_JOB_STATUSES)
         .values_list("source", "entity", "scope")
     )
+    chosen_scopes = list(scopes) if scopes is not None else None
     jobs = []
     for stream in all_streams():
         if source and stream.source != source:
             continue
-        for scope in stream.configured_scopes():
+        if scoped_only and not stream.scoped:
+            continue
+        stream_scopes = stream.configured_scopes()
+        if chosen_scopes is not None and stream.scoped:
+            stream_scopes = chosen_scopes
+        for scope in stream_scopes:
             if (stream.source, stream.entity, scope) in pending:
                 continue
             jobs.append(
@@ -195,10 +226,46 @@ def fan_out_syncs(
                     scope=scope,
                     full=full,
                     priority=priority,
-                    created_by="schedule",
+                    created_by=created_by,
                 )
             )
     return jobs
+
+
+def enqueue_source_sync(
+    source: str,
+    *,
+    scope: str = "",
+    full: bool = False,
+    priority: str = JobPriority.NORMAL,
+    created_by: str = "",
+) -> IngestionJob:
+    """Queue a sync of a whole source: its unscoped streams first (they find the scopes,
+    e.g. the repositories), then one job per scoped stream and scope.
+
+    With `scope`, only that scope ("sync this repository").
+    """
+    if not any(stream.source == source for stream in all_streams()):
+        known = sorted({stream.source for stream in all_streams()})
+        raise ValueError(f"No streams for source {source!r}; known: {', '.join(known)}.")
+    params = {"source": source, "scope": scope, "full": full}
+    return enqueue_job(JobKind.SOURCE_SYNC, params, priority, created_by=created_by)
+
+
+def fan_out_source_syncs(
+    *, full: bool = False, priority: str = JobPriority.LOW
+) -> list[IngestionJob]:
+    """The daily schedule: one source sync per source, unless one is still unfinished."""
+    pending = set(
+        IngestionJob.objects.filter(kind=JobKind.SOURCE_SYNC, scope="")
+        .exclude(status__in=FINISHED_JOB_STATUSES)
+        .values_list("source", flat=True)
+    )
+    sources = sorted({stream.source for stream in all_streams()} - pending)
+    return [
+        enqueue_source_sync(source, full=full, priority=priority, created_by="schedule")
+        for source in sources
+    ]
 
 
 def _send(job_id: int) -> None:
@@ -241,13 +308,12 @@ def _schedule_retry(job: IngestionJob, at: dt.datetime) -> None:
 # --- Running ----------------------------------------------------------------------------
 
 
-class JobDeferred(Exception):
-    """Raised by a handler: not now, try again in `seconds`; the attempt does not count."""
+class JobDeferred(Deferred):
+    """Raised by a handler: not now, try again in `seconds`; the attempt does not count.
 
-    def __init__(self, seconds: float, reason: str, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.seconds = max(0.0, seconds)
-        self.reason = reason
+    Sources raise the base class, `ingestion.errors.Deferred` (a spent rate budget);
+    the job layer treats both alike.
+    """
 
 
 JobHandler = Callable[[IngestionJob], None]
@@ -282,7 +348,7 @@ def run_job(job_id: int) -> IngestionJob | None:
         if handler is None:
             raise PermanentError(f"No handler for jobs of kind {job.kind!r}.")
         handler(job)
-    except JobDeferred as deferred:
+    except Deferred as deferred:
         _defer(job, deferred)
     except TransientError as error:
         _retry_or_bury(job, error)
@@ -348,7 +414,7 @@ def _retry_or_bury(job: IngestionJob, error: BaseException) -> None:
     _wait(job, wait, WAIT_BACKOFF, message, keep_attempt=True)
 
 
-def _defer(job: IngestionJob, deferred: JobDeferred) -> None:
+def _defer(job: IngestionJob, deferred: Deferred) -> None:
     _wait(job, deferred.seconds, deferred.reason, str(deferred), keep_attempt=False)
 
 
@@ -422,6 +488,29 @@ def run_sync_job(job: IngestionJob) -> None:
         stream = get_stream(job.source, job.entity)
     except UnknownStream as error:
         raise PermanentError(str(error)) from None
+    _sync_stream(job, stream, job.scope)
+
+
+@register_job_handler(JobKind.SOURCE_SYNC)
+def run_source_sync_job(job: IngestionJob) -> None:
+    """A whole source: its unscoped streams here, then a job per scoped stream and scope."""
+    streams = [stream for stream in all_streams() if stream.source == job.source]
+    if not streams:
+        raise PermanentError(f"No streams for source {job.source!r}.")
+    for stream in streams:
+        if not stream.scoped:
+            _sync_stream(job, stream, job.scope)
+    fan_out_syncs(
+        job.source,
+        full=bool(job.params.get("full", False)),
+        priority=job.priority,
+        scoped_only=True,
+        scopes=[job.scope] if job.scope else None,
+        created_by=f"job {job.pk}",
+    )
+
+
+def _sync_stream(job: IngestionJob, stream: Stream, scope: str) -> None:
     allowed, wait = breaker_allows(job.source)
     if not allowed:
         raise JobDeferred(
@@ -432,7 +521,7 @@ def run_sync_job(job: IngestionJob) -> None:
     try:
         run = run_sync(
             stream,
-            job.scope,
+            scope,
             full=bool(job.params.get("full", False)),
             job_id=job.pk,
             should_stop=lambda: job_should_stop(job),
@@ -545,6 +634,7 @@ class SweepResult:
     stale: int
     lost: int
     due: int
+    orphaned_runs: int
 
 
 def sweep() -> SweepResult:
@@ -553,6 +643,7 @@ def sweep() -> SweepResult:
         stale=requeue_stale_jobs(),
         lost=requeue_lost_jobs(),
         due=enqueue_due_retries(),
+        orphaned_runs=fail_orphaned_runs(),
     )
 
 
@@ -629,6 +720,114 @@ def enqueue_due_retries() -> int:
         ):
             _send(job_id)
     return len(due)
+
+
+def fail_orphaned_runs() -> int:
+    """Fail the sync runs left "running" by a process that stopped (SIGKILL, crash, OOM).
+
+    A live run holds its stream's lock from before its row is created until after its
+    final status is committed, refreshing it at every page. So a "running" run is
+    orphaned when its stream's lock no longer names the run's holder (released, or
+    taken over by another run), when the lock expired (the harness lets any run take
+    it over), or when the holder was a process on this host that no longer exists.
+    Runs from before `SyncRun.holder` existed (empty holder) cannot be told from the
+    lock's current holder: they count as orphaned also when their job is no longer
+    running. Counts stay as last committed; the next run resumes from the checkpoint.
+    Returns how many runs were failed.
+    """
+    runs = list(SyncRun.objects.filter(status=RunStatus.RUNNING).order_by("pk"))
+    if not runs:
+        return 0
+    states = _locks_of(runs)
+    jobs_running = set(
+        IngestionJob.objects.filter(
+            pk__in={run.job_id for run in runs if run.job_id}, status=JobStatus.RUNNING
+        ).values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    failed = 0
+    for run in runs:
+        locked_by, expires_at = states.get((run.source, run.entity, run.scope), ("", None))
+        if _run_is_alive(run, locked_by, expires_at, jobs_running, now):
+            continue
+        if _fail_orphaned_run(run):
+            failed += 1
+    return failed
+
+
+def _locks_of(runs: list[SyncRun]) -> dict[tuple[str, str, str], tuple[str, dt.datetime | None]]:
+    """(locked_by, lock_expires_at) of the runs' streams, in one query."""
+    streams = Q()
+    for source, entity, scope in {(run.source, run.entity, run.scope) for run in runs}:
+        streams |= Q(source=source, entity=entity, scope=scope)
+    return {
+        (source, entity, scope): (locked_by, expires_at)
+        for source, entity, scope, locked_by, expires_at in SyncState.objects.filter(
+            streams
+        ).values_list("source", "entity", "scope", "locked_by", "lock_expires_at")
+    }
+
+
+def _run_is_alive(
+    run: SyncRun,
+    locked_by: str,
+    expires_at: dt.datetime | None,
+    jobs_running: set[int],
+    now: dt.datetime,
+) -> bool:
+    if not locked_by or expires_at is None or expires_at < now or holder_is_dead(locked_by):
+        return False
+    if run.holder:
+        return locked_by == run.holder
+    return run.job_id is None or run.job_id in jobs_running
+
+
+def _fail_orphaned_run(run: SyncRun) -> bool:
+    """Close one orphaned run as _Run.finish would have; False if it finished meanwhile."""
+    now = timezone.now()
+    run.status = RunStatus.FAILED
+    run.error = ORPHANED_RUN_ERROR
+    run.finished_at = now
+    # Until the sweeper noticed: when exactly the process died is not recorded.
+    run.duration_seconds = max((now - run.started_at).total_seconds(), 0.0)
+    run.counts_mismatch = run.fetched != run.accounted
+    with transaction.atomic():
+        # Compare-and-set: a run that finished after it was read keeps its own outcome.
+        closed = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=run.status,
+            error=run.error,
+            finished_at=run.finished_at,
+            duration_seconds=run.duration_seconds,
+            counts_mismatch=run.counts_mismatch,
+        )
+        if not closed:
+            return False
+        AuditLog.objects.create(
+            actor="sweeper",
+            job_id=run.job_id,
+            content_type=ContentType.objects.get_for_model(SyncRun),
+            object_id=str(run.pk),
+            object_repr=str(run)[:300],
+            action=AuditAction.INGEST,
+            changes={
+                "status": run.status,
+                **{name: getattr(run, name) for name in SyncRun.COUNT_FIELDS},
+                "duration_seconds": round(run.duration_seconds, 3),
+            },
+        )
+    log.warning(
+        "run %s failed: %s",
+        run.pk,
+        run.error,
+        extra={
+            "event": "orphaned_run",
+            "job_id": run.job_id,
+            "source": run.source,
+            "entity": run.entity,
+            "scope": run.scope,
+        },
+    )
+    return True
 
 
 def tasks_waiting_in_broker(queues: Iterable[str] | None = None) -> list[str]:

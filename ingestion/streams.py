@@ -45,12 +45,19 @@ class Ref:
     """A row of another model that must already exist, by its natural key.
 
     Resolved per page with one query per model. A record whose Ref is missing is
-    rejected (for example a commit of a repository not synced yet).
+    rejected (for example a commit of a repository not synced yet), unless the
+    Ref is not `required`: then the field is left empty (a repository whose
+    project nobody has entered yet).
+
+    `by` looks the row up by another unique column instead of `external_id`
+    (a Project by its `github_url`); with `source` "" any source matches.
     """
 
     model: type[models.Model]
     source: str
     external_id: str
+    by: str = "external_id"
+    required: bool = True
 
 
 @dataclass
@@ -88,6 +95,11 @@ class FetchContext:
     stream's overlap), None on a full sync. `cursor` is the resume point of an
     interrupted run, None when starting afresh. Streams add to `retries` when
     their client retried a request.
+
+    `etags` are the conditional-request validators (URL → ETag) the stream kept
+    in its last successful run; the stream puts this run's into `new_etags`, and
+    the harness stores them only when the run succeeds, so a 304 never stands
+    for data that a failed run did not commit.
     """
 
     scope: str
@@ -95,7 +107,8 @@ class FetchContext:
     cursor: dict[str, Any] | None
     full: bool = False
     retries: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    etags: dict[str, str] = field(default_factory=dict)
+    new_etags: dict[str, str] = field(default_factory=dict)
 
 
 class Stream:

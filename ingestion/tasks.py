@@ -17,14 +17,19 @@ def run_job_task(job_id: int) -> str | None:
 
 
 def sweep_task() -> str:
-    """Every minute: re-queue jobs whose worker died, whose task was lost, whose retry is due."""
+    """Every minute: re-queue jobs whose worker died, whose task was lost, whose retry is due;
+    fail the sync runs a dead process left "running"."""
     result = jobs.sweep()
-    return f"stale {result.stale}, lost {result.lost}, due {result.due}"
+    return (
+        f"stale {result.stale}, lost {result.lost}, due {result.due}, "
+        f"orphaned runs {result.orphaned_runs}"
+    )
 
 
 def fan_out_syncs_task(full: bool = False) -> int:
-    """The daily schedule: one low-priority sync job per configured stream and scope."""
-    return len(jobs.fan_out_syncs(full=full))
+    """The daily schedule: one low-priority source sync per source, which syncs its
+    unscoped streams and then queues one job per scoped stream and scope."""
+    return len(jobs.fan_out_source_syncs(full=full))
 
 
 def cleanup_task() -> dict[str, int]:

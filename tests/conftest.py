@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.db import connection
 
@@ -19,6 +21,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def encryption_key_for_child_processes():
+    """Child processes started with SECRET_KEY set (a "deployment") refuse to start
+    without HUB_ENCRYPTION_KEY; they get this process's key, so they can also read
+    what it encrypted."""
+    from django.conf import settings
+
+    os.environ.setdefault("HUB_ENCRYPTION_KEY", settings.HUB_ENCRYPTION_KEY)
 
 
 @pytest.fixture
@@ -48,3 +60,12 @@ def plain_client(client, plain_user):
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def empty_broker():
+    """No task left in the broker by an earlier test: the Redis broker is not rolled
+    back with the test database."""
+    from ingestion.jobs import purge_broker_queues
+
+    purge_broker_queues()

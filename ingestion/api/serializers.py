@@ -14,7 +14,7 @@ from rest_framework.reverse import reverse
 from ingestion.choices import JobKind, JobPriority
 from ingestion.models import IngestionJob, SyncRun
 from ingestion.redaction import redact, redact_value
-from ingestion.streams import UnknownStream, get_stream
+from ingestion.streams import UnknownStream, all_streams, get_stream
 
 
 def validate_stream(source: str, entity: str) -> None:
@@ -101,6 +101,28 @@ class SyncParamsSerializer(serializers.Serializer):
         return attrs
 
 
+class SourceSyncParamsSerializer(serializers.Serializer):
+    """`params` of a source sync job given to `POST /api/pipeline/jobs`."""
+
+    source = serializers.CharField(max_length=50)
+    scope = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    full = serializers.BooleanField(required=False, default=False)
+
+    def validate_source(self, source: str) -> str:
+        known = sorted({stream.source for stream in all_streams()})
+        if source not in known:
+            raise serializers.ValidationError(
+                f"No streams for source {source!r}; known: {', '.join(known)}."
+            )
+        return source
+
+
+PARAMS_SERIALIZERS = {
+    JobKind.SYNC: SyncParamsSerializer,
+    JobKind.SOURCE_SYNC: SourceSyncParamsSerializer,
+}
+
+
 class JobRequestSerializer(serializers.Serializer):
     """Body of `POST /api/pipeline/jobs`: {"kind", "params", "priority"}."""
 
@@ -116,8 +138,9 @@ class JobRequestSerializer(serializers.Serializer):
         return params
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["kind"] == JobKind.SYNC:
-            params = SyncParamsSerializer(data=attrs["params"])
+        params_serializer = PARAMS_SERIALIZERS.get(attrs["kind"])
+        if params_serializer is not None:
+            params = params_serializer(data=attrs["params"])
             if not params.is_valid():
                 raise serializers.ValidationError({"params": params.errors})
             attrs["params"] = dict(params.validated_data)

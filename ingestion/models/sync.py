@@ -14,6 +14,8 @@ class SyncRun(models.Model):
     """One execution of the harness for one stream and scope, with its counts.
 
     Counts are saved after every page, so a run in progress shows how far it got.
+    A run whose process died stays "running" until the sweeper fails it
+    (`ingestion.jobs.fail_orphaned_runs`).
     `job_id` is a plain number, not a foreign key: runs outlive cleaned-up jobs.
     """
 
@@ -40,6 +42,10 @@ class SyncRun(models.Model):
         default=False, help_text="Rebuilt from kept raw payloads, without calling the upstream."
     )
     job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The stream lock token (SyncState.locked_by) this run holds: while the lock still
+    # names it, is fresh and its process lives, the run is alive; otherwise the
+    # sweeper closes a run left "running" by a killed process.
+    holder = models.CharField(max_length=200, blank=True, default="")
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
@@ -98,6 +104,11 @@ class SyncState(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_run = models.ForeignKey(
         SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    etags = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Conditional-request validators (URL → ETag) of the last successful run.",
     )
     version = models.PositiveIntegerField(default=0, help_text="Bumped at every checkpoint.")
     locked_by = models.CharField(max_length=200, blank=True, default="")

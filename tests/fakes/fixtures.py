@@ -5,6 +5,8 @@
 - `records_upstream` / `records_server`: the records fake (250 records) and its server.
 - `records_stream`: `fake/records`, registered and pointed at `records_server`, with
   short client timeouts.
+- `github_upstream` / `github_server`: a small FakeGitHub (3 repositories x 30 commits,
+  10 issues, 5 pulls, token `ghp_test`) and its server.
 
 Every server started here is stopped at teardown, and a crash inside a fake's
 handler (a bug in the fake, not in the hub) fails the test that caused it.
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.app import FakeApp
+from tests.fakes.github import FakeGitHub
 from tests.fakes.records import RecordsUpstream
 from tests.fakes.server import FakeServer
 
@@ -61,3 +64,13 @@ def records_stream(records_server):
     stream.backoff_seconds = 0.01
     yield stream
     stream.__dict__.update(defaults)
+
+
+@pytest.fixture
+def github_upstream() -> FakeGitHub:
+    return FakeGitHub(repositories=3, commits=30, issues=10, pulls=5)
+
+
+@pytest.fixture
+def github_server(fake_server, github_upstream) -> FakeServer:
+    return fake_server(github_upstream.app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from ingestion.harness import run_sync
-from ingestion.jobs import purge_broker_queues
 
 # The in-memory test streams, as `repositories` and `commits` fixtures.
 from tests.ingestion.memory_streams import (  # noqa: F401
@@ -20,12 +19,6 @@ def three_repositories(repositories):
     """Three repositories synced, for streams whose records point at them."""
     repositories.records = [repository_record(n) for n in range(3)]
     run_sync(repositories)
-
-
-@pytest.fixture
-def empty_broker():
-    # The Redis broker is not rolled back with the test database.
-    purge_broker_queues()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ this module behaves exactly as the test asked:
 - "fail-always": a TransientError on every fetch;
 - "permanent": a PermanentError naming the credential to fix;
 - "slow-N": N pages, each taking 0.3 s (long enough to kill a worker mid-run);
+- "busy-<label>": one page taking 0.2 s (a worker kept busy by a queue of such jobs,
+  one scope, hence one stream lock, per label);
 - "pause-N": N pages; someone pauses the pipeline while the second page is fetched.
 
 Fetch counts per scope live in files under $JOBTEST_STATE_DIR, so they survive
@@ -32,6 +34,7 @@ from tracking.models import Repository
 SOURCE = "jobtest"
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 SLOW_PAGE_SECONDS = 0.3
+BUSY_SECONDS = 0.2
 
 
 def state_dir() -> Path:
@@ -77,6 +80,8 @@ class ScriptedRepositoriesStream(Stream):
             raise TransientError("upstream answered 503", retry_after=1)
         if scope.startswith("fail-") and attempt <= _pages_in(scope):
             raise TransientError("upstream answered 503", retry_after=1)
+        if scope.startswith("busy"):
+            time.sleep(BUSY_SECONDS)
         pages = _pages_in(scope) if scope.startswith(("ok", "slow", "pause")) else 1
         start = context.cursor["page"] if context.cursor else 0
         for page in range(start, pages):

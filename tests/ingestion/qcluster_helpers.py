@@ -77,10 +77,29 @@ def django_process(args: list[str], env: dict[str, str], log_path: Path) -> subp
     )
 
 
+def qcluster(env: dict[str, str], log_path: Path, cluster: str = "") -> subprocess.Popen[bytes]:
+    """`manage.py qcluster`: the default cluster, or `cluster` (a name in ALT_CLUSTERS).
+
+    Q_CLUSTER_NAME is always set, so a value in the test's own environment never
+    turns the default cluster into another one.
+    """
+    return django_process(["qcluster"], {**env, "Q_CLUSTER_NAME": cluster}, log_path)
+
+
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    """Signal the whole process group (the cluster's workers too) and wait for it."""
+    """Stop the process and everything it started, and wait for it.
+
+    SIGKILL goes to the whole process group (the cluster's workers too). SIGTERM goes
+    to the main process only: a qcluster then stops its sentinel and workers itself,
+    in about a second. Sent to the whole group, it kills the sentinel outright (SIGTERM
+    is fatal there), maybe while it holds the lock of the stop event that the main
+    process then waits on until the timeout below.
+    """
     if process.poll() is None:
-        os.killpg(process.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:

@@ -96,7 +96,9 @@ def test_stats_sum_records_per_stream_over_24h_from_runs(plain_client):
 
     stats = plain_client.get("/api/pipeline/stats").json()
 
-    [commits] = [r for r in stats["records_last_24h"] if r["entity"] == "commits"]
+    [commits] = [
+        r for r in stats["records_last_24h"] if (r["source"], r["entity"]) == (SOURCE, "commits")
+    ]
     assert (commits["fetched"], commits["created"], commits["updated"]) == (15, 11, 2)
     assert (commits["unchanged"], commits["rejected"]) == (1, 1)
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.choices import JobPriority
-from ingestion.errors import IngestionError
+from ingestion.errors import Deferred, IngestionError
 from ingestion.harness import run_sync
 from ingestion.jobs import enqueue_sync
 from ingestion.models import SyncRun
@@ -38,6 +38,13 @@ class Command(BaseCommand):
             return
         try:
             run = run_sync(stream, scope, full=options["full"], progress=self._progress)
+        except Deferred as deferred:
+            raise CommandError(
+                redact(
+                    f"Sync stopped at its last checkpoint: {deferred} Run it again in "
+                    f"{deferred.seconds:.0f} s or later; it resumes from there."
+                )
+            ) from None
         except IngestionError as error:
             # A terminal is a log too: an upstream error may echo a token.
             raise CommandError(redact(f"Sync failed: {error}")) from None
