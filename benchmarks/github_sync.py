@@ -111,50 +111,6 @@ def _share(count: int, fraction: float) -> int:
 
 
 # --- the hub's side ---------------------------------------------------------------------------
-def prepare_database(kind: str, postgres_url: str, folder: str) -> None:
-    if kind == "sqlite":
-        # config/settings.py opens SQLite files in WAL mode with synchronous=NORMAL.
-        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-        return
-    import psycopg
-
-    server, _, name = postgres_url.rpartition("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = postgres_url
-
-
-def setup_django(api_url: str) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.update(
-        GITHUB_API_URL=api_url,
-        GITHUB_TOKEN=TOKEN,
-        GITHUB_ORGS=ORG,
-        GITHUB_REPOS="",
-        GITHUB_RETRY_BACKOFF="0.05",
-    )
-    from django.conf import settings
-
-    class NoMigrations:
-        # Tables straight from the models, as `pytest --nomigrations` makes them.
-        def __contains__(self, item: str) -> bool:
-            return True
-
-        def __getitem__(self, item: str) -> None:
-            return None
-
-    settings.MIGRATION_MODULES = NoMigrations()
-    settings.LOGGING_CONFIG = None
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", run_syncdb=True, verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
 @dataclass
 class Scale:
     repositories: int
@@ -447,6 +403,8 @@ def check_changes(changed: dict[str, int], result: PhaseResult) -> None:
 
 
 def run_one(arguments: argparse.Namespace) -> None:
+    from benchmarks.django_setup import prepare_database, setup_django
+
     scale = Scale(arguments.repositories, arguments.commits, arguments.issues, arguments.pulls)
     upstream = Upstream(scale, arguments.seed)
     started = time.perf_counter()
@@ -462,7 +420,13 @@ def run_one(arguments: argparse.Namespace) -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             prepare_database(arguments.database, arguments.postgres_url, folder)
-            setup_django(url)
+            setup_django(
+                GITHUB_API_URL=url,
+                GITHUB_TOKEN=TOKEN,
+                GITHUB_ORGS=ORG,
+                GITHUB_REPOS="",
+                GITHUB_RETRY_BACKOFF="0.05",
+            )
             from django.conf import settings
 
             raw = "on" if settings.INGEST_KEEP_RAW else "off (INGEST_KEEP_RAW)"

@@ -19,7 +19,6 @@ Measured: first ingest, an unchanged re-ingest and a 10 %-changed re-ingest (all
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -27,42 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"first ingest": 20_000, "unchanged": 60_000, "10% changed": 40_000}
-
-
-def prepare_database(kind: str, postgres_url: str, folder: str) -> None:
-    if kind == "sqlite":
-        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-        return
-    import psycopg
-
-    server, _, name = postgres_url.rpartition("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = postgres_url
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.conf import settings
-
-    class NoMigrations:
-        # Tables straight from the models, as `pytest --nomigrations` makes them.
-        def __contains__(self, item: str) -> bool:
-            return True
-
-        def __getitem__(self, item: str) -> None:
-            return None
-
-    settings.MIGRATION_MODULES = NoMigrations()
-    settings.LOGGING_CONFIG = None
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", run_syncdb=True, verbosity=0)
 
 
 def timed_sync(stream, label: str, count: int) -> float:
@@ -119,6 +82,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/hub_bench")
     parser.add_argument("--records", type=int, default=200_000)
     arguments = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.django_setup import prepare_database, setup_django
 
     with tempfile.TemporaryDirectory() as folder:
         prepare_database(arguments.database, arguments.postgres_url, folder)

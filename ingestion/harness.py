@@ -568,19 +568,7 @@ class _Run:
             if state_fields is not None:
                 self.lock.checkpoint(**state_fields)
             run.save()
-            AuditLog.objects.create(
-                actor=self.actor,
-                job_id=run.job_id,
-                content_type=ContentType.objects.get_for_model(SyncRun),
-                object_id=str(run.pk),
-                object_repr=str(run)[:300],
-                action=AuditAction.INGEST,
-                changes={
-                    "status": status,
-                    **{name: getattr(run, name) for name in SyncRun.COUNT_FIELDS},
-                    "duration_seconds": round(run.duration_seconds, 3),
-                },
-            )
+            audit_run(run, self.actor)
         logger.info(
             "run %s %s: fetched %s, created %s, updated %s, unchanged %s, rejected %s "
             "in %s pages, %.1f s",
@@ -605,6 +593,23 @@ class _Run:
             # The database itself may be what failed; the run stays "running" and
             # the error is in the log above.
             logger.exception("could not record the failure of run %s", self.run.pk)
+
+
+def audit_run(run: SyncRun, actor: str) -> AuditLog:
+    """The run's own audit entry: how it ended, its counts and duration."""
+    return AuditLog.objects.create(
+        actor=actor,
+        job_id=run.job_id,
+        content_type=ContentType.objects.get_for_model(SyncRun),
+        object_id=str(run.pk),
+        object_repr=str(run)[:300],
+        action=AuditAction.INGEST,
+        changes={
+            "status": run.status,
+            **{name: getattr(run, name) for name in SyncRun.COUNT_FIELDS},
+            "duration_seconds": round(run.duration_seconds or 0.0, 3),
+        },
+    )
 
 
 def _write_audit(entries: list[AuditLog]) -> None:

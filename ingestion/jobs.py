@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -54,6 +53,7 @@ from ingestion.choices import (
 from ingestion.errors import Deferred, PermanentError, TransientError
 from ingestion.harness import (
     SyncAlreadyRunning,
+    audit_run,
     delete_expired_raw_records,
     holder_is_dead,
     run_sync,
@@ -62,8 +62,6 @@ from ingestion.models.jobs import IngestionJob, PipelineControl
 from ingestion.models.sync import SyncRun, SyncState
 from ingestion.redaction import redact
 from ingestion.streams import Stream, UnknownStream, all_streams, get_stream
-from tracking.choices import AuditAction
-from tracking.models import AuditLog
 
 __all__ = [
     "CRITICAL_CLUSTER",
@@ -802,19 +800,7 @@ def _fail_orphaned_run(run: SyncRun) -> bool:
         )
         if not closed:
             return False
-        AuditLog.objects.create(
-            actor="sweeper",
-            job_id=run.job_id,
-            content_type=ContentType.objects.get_for_model(SyncRun),
-            object_id=str(run.pk),
-            object_repr=str(run)[:300],
-            action=AuditAction.INGEST,
-            changes={
-                "status": run.status,
-                **{name: getattr(run, name) for name in SyncRun.COUNT_FIELDS},
-                "duration_seconds": round(run.duration_seconds, 3),
-            },
-        )
+        audit_run(run, "sweeper")
     log.warning(
         "run %s failed: %s",
         run.pk,

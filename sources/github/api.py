@@ -28,11 +28,11 @@ from tracking.choices import Source
 REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
-class SyncRequestSerializer(serializers.Serializer):
+class GitHubSyncRequestSerializer(serializers.Serializer):
     incremental = serializers.BooleanField(required=False, default=True)
 
 
-class SyncRepositoryRequestSerializer(serializers.Serializer):
+class GitHubRepositorySyncRequestSerializer(serializers.Serializer):
     repo = serializers.CharField(max_length=140)
     incremental = serializers.BooleanField(required=False, default=True)
 
@@ -49,7 +49,7 @@ class GitHubSyncView(APIView):
     permission_classes = [ReadAuthenticatedWriteStaff]
 
     def post(self, request: Request) -> Response:
-        body = SyncRequestSerializer(data=request.data)
+        body = GitHubSyncRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         job = job_service.enqueue_source_sync(
             Source.GITHUB,
@@ -64,7 +64,7 @@ class GitHubSyncRepositoryView(APIView):
     permission_classes = [ReadAuthenticatedWriteStaff]
 
     def post(self, request: Request) -> Response:
-        body = SyncRepositoryRequestSerializer(data=request.data)
+        body = GitHubRepositorySyncRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         job = job_service.enqueue_source_sync(
             Source.GITHUB,

@@ -25,7 +25,8 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -84,15 +85,6 @@ class ListPage:
     not_modified: bool = False
 
 
-@dataclass
-class RequestCounter:
-    """Requests and retries of one fetch, for the run's counts."""
-
-    requests: int = 0
-    retries: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
-
-
 def _path_of(url: str) -> str:
     return urllib.parse.urlsplit(url).path or url
 
@@ -109,6 +101,18 @@ def _message_of(data: Any) -> str:
     if isinstance(data, dict):
         return str(data.get("message", ""))[:300]
     return ""
+
+
+@contextmanager
+def fetching(context: FetchContext) -> Iterator[GitHubClient]:
+    """A client for one fetch: refused (deferred) while the host's breaker is open, and
+    its connection closed however the fetch ends (the harness may abandon it)."""
+    client = GitHubClient(context)
+    try:
+        client.check_host()
+        yield client
+    finally:
+        client.close()
 
 
 class GitHubClient:
@@ -132,7 +136,8 @@ class GitHubClient:
         self.api_url = settings.GITHUB_API_URL.rstrip("/")
         self.host = urllib.parse.urlsplit(self.api_url).hostname or self.api_url
         self.timeout = settings.GITHUB_TIMEOUT
-        self.counter = RequestCounter()
+        # Requests sent, retries included: each page reports its share to the harness.
+        self.requests = 0
         self.accepted = False
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self.github = Github(
@@ -156,9 +161,6 @@ class GitHubClient:
                 "breaker",
                 f"Circuit breaker for {self.host} is open; trying again when it half-opens.",
             )
-
-    def host_succeeded(self) -> None:
-        record_success(host_key(self.host))
 
     def close(self) -> None:
         """Close PyGithub's pooled connection (a sync's client is not reused)."""
@@ -187,7 +189,6 @@ class GitHubClient:
                 if wait is None:
                     record_failure(host_key(self.host))
                     raise
-                self.counter.retries += 1
                 if self.context is not None:
                     self.context.retries += 1
                 time.sleep(wait)
@@ -223,9 +224,8 @@ class GitHubClient:
             headers = {"Accept": "application/vnd.github+json"}
             if etag:
                 headers["If-None-Match"] = etag
-            self.counter.requests += 1
+            self.requests += 1
             path = _path_of(url)
-            self.counter.by_path[path] = self.counter.by_path.get(path, 0) + 1
             try:
                 status, response_headers, body = self.github.requester.requestJson(
                     "GET", url, parameters=params, headers=headers
@@ -274,13 +274,15 @@ class GitHubClient:
         status = answer.status
         if status == 304:
             return answer
-        if status == 200 or (200 < status < 300):
+        if 200 <= status < 300:
             try:
                 answer.data = json.loads(body) if body else None
             except ValueError:
                 raise TransientError(f"GET {path} answered a body that is not JSON") from None
             if not self.accepted:
-                # Once per sync: a GITHUB_TOKEN refused before and accepted now is healthy.
+                # Once per sync: a success ends the host's run of failures, and a
+                # GITHUB_TOKEN refused before and accepted now is healthy again.
+                record_success(host_key(self.host))
                 mark_working(self.credential.pk)
                 self.accepted = True
             return answer
@@ -356,12 +358,10 @@ class GitHubClient:
         else:
             url, first = path, True
         while url is not None:
-            etag = ""
-            if first and conditional and self.context is not None and not self.context.full:
-                etag = self.context.etags.get(key, "")
-            before = self.counter.requests
+            etag = self._remembered_etag(key) if first and conditional else ""
+            before = self.requests
             answer = self.get(url, params if first else None, etag=etag, allow=allow)
-            used = self.counter.requests - before
+            used = self.requests - before
             if answer.status == 304:
                 self._keep_etag(key, etag)
                 yield ListPage([], None, used, not_modified=True)
@@ -381,6 +381,21 @@ class GitHubClient:
     def etag_key(path: str, params: dict[str, Any]) -> str:
         query = urllib.parse.urlencode(sorted((k, str(v)) for k, v in params.items()))
         return f"{path}?{query}"
+
+    def get_conditional(self, path: str, *, allow: tuple[int, ...] = ()) -> Answer:
+        """GET one object with the ETag of the last successful run (304: unchanged)."""
+        key = self.etag_key(path, {})
+        etag = self._remembered_etag(key)
+        answer = self.get(path, etag=etag, allow=allow)
+        if answer.status in (200, 304):
+            self._keep_etag(key, answer.etag or etag)
+        return answer
+
+    def _remembered_etag(self, key: str) -> str:
+        """The ETag kept by the last successful run; none on a full sync, which re-reads."""
+        if self.context is None or self.context.full:
+            return ""
+        return self.context.etags.get(key, "")
 
     def _keep_etag(self, key: str, etag: str) -> None:
         if self.context is not None and etag:

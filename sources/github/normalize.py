@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from ingestion.errors import RecordRejected
+from ingestion.parsing import parse_time
 from ingestion.streams import IdentityRef, Ref, Row
 from tracking.choices import (
     BugSource,
@@ -63,23 +64,6 @@ def _hub(record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(context, dict) or not context.get("repository_id"):
         raise RecordRejected("the record has no repository context (_hub.repository_id)")
     return context
-
-
-def parse_time(value: Any, name: str = "time", *, required: bool = True) -> dt.datetime | None:
-    """GitHub's "2024-01-01T00:17:09Z" → an aware UTC datetime."""
-    if value in (None, ""):
-        if required:
-            raise RecordRejected(f"{name} is missing")
-        return None
-    if not isinstance(value, str):
-        raise RecordRejected(f"{name} must be an ISO 8601 string, not {value!r}")
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise RecordRejected(f"{name} {value!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise RecordRejected(f"{name} {value!r} has no UTC offset")
-    return moment.astimezone(dt.UTC)
 
 
 def _text(record: dict[str, Any], name: str, *, required: bool = False) -> str:

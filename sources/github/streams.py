@@ -17,11 +17,13 @@ from django.conf import settings
 from ingestion.errors import PermanentError, RecordRejected
 from ingestion.streams import FetchContext, Page, Row, Stream, register
 from sources.github import normalize
-from sources.github.client import GitHubClient, ListPage
+from sources.github.client import GitHubClient, ListPage, fetching
 from tracking.choices import Source
 from tracking.models import Commit, Issue, PullRequest, Repository
 
 PER_PAGE = 100
+# Lists whose first page changes whenever any item changes: a 304 on it means nothing did.
+NEWEST_CHANGE_FIRST = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
 
 
 def iso(moment: dt.datetime) -> str:
@@ -62,6 +64,26 @@ def known_repository(scope: str) -> Repository:
     return repository
 
 
+def since_param(context: FetchContext) -> dict[str, str]:
+    """`since` for an incremental read (the checkpoint minus the overlap); none for a full one."""
+    if context.since is None or context.full:
+        return {}
+    return {"since": iso(context.since)}
+
+
+def _sequence_cursor(
+    key: str, index: int, count: int, next_url: str | None
+) -> dict[str, Any] | None:
+    """Where to resume in a sequence of lists (the user's and each organisation's
+    repositories, each branch's commits): the next page of this list, else the next
+    list, else nothing."""
+    if next_url:
+        return {key: index, "url": next_url}
+    if index + 1 < count:
+        return {key: index + 1}
+    return None
+
+
 def _page(listed: ListPage, records: list[dict[str, Any]], cursor: dict[str, Any] | None) -> Page:
     return Page(records=records, next_cursor=cursor, requests=listed.requests)
 
@@ -80,14 +102,9 @@ class ScopedGitHubStream(GitHubStream):
 
     def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
         repository = known_repository(context.scope)
-        client = GitHubClient(context)
-        try:
-            client.check_host()
-            hub = normalize.hub_context(repository.external_id, repository.full_name)
+        hub = normalize.hub_context(repository.external_id, repository.full_name)
+        with fetching(context) as client:
             yield from self.fetch_repository(client, repository, hub, context)
-            client.host_succeeded()
-        finally:
-            client.close()
 
     def fetch_repository(
         self,
@@ -99,6 +116,22 @@ class ScopedGitHubStream(GitHubStream):
         raise NotImplementedError
 
 
+class ChangedItemsStream(ScopedGitHubStream):
+    """Issues and pull requests: keyed by node id, versioned and checkpointed by
+    `updated_at`, so a late or repeated read never moves a row back."""
+
+    version_field = "updated_at"
+    # `updated_at` has one-second resolution; a minute also absorbs clock skew between
+    # GitHub's frontends. Re-reads are absorbed as unchanged rows.
+    overlap = dt.timedelta(minutes=1)
+
+    def natural_key(self, record: dict[str, Any]) -> str:
+        return normalize.node_key(record)
+
+    def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
+        return normalize.change_time(record)
+
+
 @register
 class RepositoriesStream(GitHubStream):
     """The token's own repositories and its organisations' (GITHUB_ORGS), or exactly
@@ -108,17 +141,12 @@ class RepositoriesStream(GitHubStream):
     model = Repository
 
     def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
-        client = GitHubClient(context)
-        try:
-            client.check_host()
-            names = [context.scope] if context.scope else settings.GITHUB_REPOS
+        names = [context.scope] if context.scope else settings.GITHUB_REPOS
+        with fetching(context) as client:
             if names:
                 yield from self._named(client, names, context)
             else:
                 yield from self._listed(client, context)
-            client.host_succeeded()
-        finally:
-            client.close()
 
     def _listed(self, client: GitHubClient, context: FetchContext) -> Iterator[Page]:
         lists: list[tuple[str, dict[str, Any]]] = [
@@ -134,12 +162,7 @@ class RepositoriesStream(GitHubStream):
             pages = client.list_pages(path, params, resume_url=resume, first_page_covers_list=False)
             for listed in pages:
                 records = [record for record in listed.records if self._wanted(record, seen)]
-                if listed.next_url:
-                    next_cursor: dict[str, Any] | None = {"list": index, "url": listed.next_url}
-                elif index + 1 < len(lists):
-                    next_cursor = {"list": index + 1}
-                else:
-                    next_cursor = None
+                next_cursor = _sequence_cursor("list", index, len(lists), listed.next_url)
                 yield _page(listed, records, next_cursor)
 
     def _named(
@@ -151,23 +174,18 @@ class RepositoriesStream(GitHubStream):
         missing = []
         for index in range(start, len(names)):
             name = names[index].strip().strip("/")
-            path = f"/repos/{name}"
-            key = client.etag_key(path, {})
-            etag = "" if context.full else context.etags.get(key, "")
-            before = client.counter.requests
-            answer = client.get(path, etag=etag, allow=(404,))
+            before = client.requests
+            answer = client.get_conditional(f"/repos/{name}", allow=(404,))
             records = [answer.data] if answer.status == 200 else []
             if answer.status == 404:
                 missing.append(name)
-            elif answer.etag or etag:
-                context.new_etags[key] = answer.etag or etag
             if index + 1 < len(names):
                 next_cursor: dict[str, Any] | None = {"index": index + 1}
             else:
                 # With some missing, the run fails after this page: the next one starts
                 # over and looks for them again.
                 next_cursor = {"index": 0} if missing else None
-            yield Page(records, next_cursor, client.counter.requests - before)
+            yield Page(records, next_cursor, client.requests - before)
         if missing:
             raise PermanentError(
                 f"GitHub shows no repository {', '.join(missing)} to {client.credential.label!r} "
@@ -219,21 +237,14 @@ class CommitsStream(ScopedGitHubStream):
         start = int(cursor.get("branch", 0))
         for index in range(start, len(branches)):
             branch = branches[index]
-            params: dict[str, Any] = {"sha": branch, "per_page": PER_PAGE}
-            if context.since is not None and not context.full:
-                params["since"] = iso(context.since)
+            params = {"sha": branch, "per_page": PER_PAGE, **since_param(context)}
             resume = cursor.get("url") if index == start else None
             path = f"/repos/{repository.full_name}/commits"
             # 409: "Git Repository is empty."
             for listed in client.list_pages(path, params, resume_url=resume, allow=(409,)):
                 context_for_branch = {**hub, "branch": branch}
                 records = [normalize.with_context(r, context_for_branch) for r in listed.records]
-                if listed.next_url:
-                    next_cursor: dict[str, Any] | None = {"branch": index, "url": listed.next_url}
-                elif index + 1 < len(branches):
-                    next_cursor = {"branch": index + 1}
-                else:
-                    next_cursor = None
+                next_cursor = _sequence_cursor("branch", index, len(branches), listed.next_url)
                 yield _page(listed, records, next_cursor)
 
     @staticmethod
@@ -265,14 +276,12 @@ class CommitsStream(ScopedGitHubStream):
 
 
 @register
-class IssuesStream(ScopedGitHubStream):
+class IssuesStream(ChangedItemsStream):
     """Issues (not pull requests, which the issues endpoint also lists), changed since the
     checkpoint, newest change first; issues labelled as bugs also become Bugs."""
 
     entity = "issues"
     model = Issue
-    version_field = "updated_at"
-    overlap = dt.timedelta(minutes=1)
 
     def fetch_repository(
         self,
@@ -281,14 +290,7 @@ class IssuesStream(ScopedGitHubStream):
         hub: dict[str, Any],
         context: FetchContext,
     ) -> Iterator[Page]:
-        params: dict[str, Any] = {
-            "state": "all",
-            "sort": "updated",
-            "direction": "desc",
-            "per_page": PER_PAGE,
-        }
-        if context.since is not None and not context.full:
-            params["since"] = iso(context.since)
+        params = {**NEWEST_CHANGE_FIRST, **since_param(context)}
         path = f"/repos/{repository.full_name}/issues"
         resume = (context.cursor or {}).get("url")
         for listed in client.list_pages(path, params, resume_url=resume):
@@ -299,25 +301,17 @@ class IssuesStream(ScopedGitHubStream):
             ]
             yield _page(listed, records, {"url": listed.next_url} if listed.next_url else None)
 
-    def natural_key(self, record: dict[str, Any]) -> str:
-        return normalize.node_key(record)
-
     def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
         return normalize.issue_rows(record)
 
-    def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
-        return normalize.change_time(record)
-
 
 @register
-class PullRequestsStream(ScopedGitHubStream):
+class PullRequestsStream(ChangedItemsStream):
     """Pull requests, newest change first, until the first one older than the checkpoint
     (the pulls endpoint has no `since`)."""
 
     entity = "pull_requests"
     model = PullRequest
-    version_field = "updated_at"
-    overlap = dt.timedelta(minutes=1)
 
     def fetch_repository(
         self,
@@ -326,11 +320,10 @@ class PullRequestsStream(ScopedGitHubStream):
         hub: dict[str, Any],
         context: FetchContext,
     ) -> Iterator[Page]:
-        params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
         since = context.since if not context.full else None
         path = f"/repos/{repository.full_name}/pulls"
         resume = (context.cursor or {}).get("url")
-        for listed in client.list_pages(path, params, resume_url=resume):
+        for listed in client.list_pages(path, NEWEST_CHANGE_FIRST, resume_url=resume):
             records, reached_checkpoint = [], False
             for record in listed.records:
                 if since is not None and self._older_than(record, since):
@@ -352,11 +345,5 @@ class PullRequestsStream(ScopedGitHubStream):
             return False
         return updated is not None and updated < since
 
-    def natural_key(self, record: dict[str, Any]) -> str:
-        return normalize.node_key(record)
-
     def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
         return normalize.pull_request_rows(record)
-
-    def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
-        return normalize.change_time(record)

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from ingestion.errors import PermanentError, RecordRejected, TransientError
+from ingestion.parsing import parse_time
 from ingestion.streams import (
     FetchContext,
     IdentityRef,
@@ -45,19 +46,6 @@ RETRYABLE_EXCEPTIONS = (
 )
 
 STATUS_BY_UPSTREAM = {"open": WorkStatus.TODO, "closed": WorkStatus.DONE}
-
-
-def parse_time(value: Any) -> dt.datetime:
-    """ "2024-01-01T00:17:09Z" → aware UTC datetime; anything else is the record's fault."""
-    if not isinstance(value, str):
-        raise RecordRejected(f"time must be an ISO 8601 string, not {value!r}")
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise RecordRejected(f"time {value!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise RecordRejected(f"time {value!r} has no UTC offset")
-    return moment.astimezone(dt.UTC)
 
 
 def retry_after_of(response: requests.Response) -> float | None:
@@ -189,13 +177,13 @@ class FakeRecordsStream(Stream):
                 display_name=owner.get("name", ""),
                 email=owner.get("email", ""),
             ),
-            "created_at": parse_time(record.get("created_at")),
-            "updated_at": parse_time(record.get("updated_at")),
+            "created_at": parse_time(record.get("created_at"), "created_at"),
+            "updated_at": parse_time(record.get("updated_at"), "updated_at"),
         }
         return [Row(Issue, fields)]
 
     def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
-        return parse_time(record.get("updated_at"))
+        return parse_time(record.get("updated_at"), "updated_at")
 
 
 def register_records_stream() -> FakeRecordsStream:

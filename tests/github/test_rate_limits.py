@@ -10,10 +10,11 @@ from django.db import connections
 from django.utils import timezone
 
 from ingestion import jobs
+from ingestion.breaker import host_key, record_failure
 from ingestion.choices import JobStatus, RunStatus
 from ingestion.errors import Deferred, PermanentError
 from ingestion.health import run_checks
-from ingestion.models import IngestionJob, SyncRun
+from ingestion.models import CircuitBreaker, IngestionJob, SyncRun
 from sources.github.models import GitHubCredential
 from tracking.models import Commit
 
@@ -214,3 +215,30 @@ def test_two_syncs_with_one_credential_never_send_requests_at_the_same_time(gith
     assert errors == []
     assert github.upstream.max_in_flight[TOKEN] == 1
     assert IngestionJob.objects.count() == 0
+
+
+def test_a_successful_sync_ends_the_api_hosts_run_of_failures(github_with_repositories, settings):
+    github = github_with_repositories
+    host = host_key("127.0.0.1")
+    for _ in range(3):
+        record_failure(host)
+
+    github.sync("commits", REPO)
+
+    assert CircuitBreaker.objects.get(key=host).consecutive_failures == 0
+
+
+def test_an_open_breaker_for_the_api_host_defers_the_sync_without_a_request(
+    github_with_repositories, settings
+):
+    github = github_with_repositories
+    settings.INGEST_BREAKER_FAILURES = 2
+    for _ in range(2):
+        record_failure(host_key("127.0.0.1"))
+    counted = github.counted()
+
+    with pytest.raises(Deferred) as deferred:
+        github.sync("commits", REPO)
+
+    assert deferred.value.reason == "breaker"
+    assert github.counted() == counted
