@@ -281,6 +281,55 @@ GITHUB_RETRY_BACKOFF = env.float("GITHUB_RETRY_BACKOFF", default=1.0)
 # Longest Retry-After a worker waits through in place; longer waits reschedule the job.
 GITHUB_MAX_INLINE_WAIT = env.float("GITHUB_MAX_INLINE_WAIT", default=10.0)
 
+# --- Webhooks (ingestion/webhooks, sources/*/webhooks.py) ---------------------------
+# The secrets GitHub signs deliveries with (X-Hub-Signature-256); several, comma-separated,
+# while one is rotated: a delivery signed with any of them is accepted.
+GITHUB_WEBHOOK_SECRET = [s for s in secret("GITHUB_WEBHOOK_SECRET").split(",") if s.strip()]
+# The Slack app's signing secret (X-Slack-Signature); several comma-separated to rotate.
+SLACK_SIGNING_SECRET = [s for s in secret("SLACK_SIGNING_SECRET").split(",") if s.strip()]
+# Largest delivery body accepted (GitHub caps its payloads at 25 MiB).
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=25 * 1024 * 1024)
+# Deliveries processed per transaction by the webhook job.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=500)
+# Days processed and ignored deliveries are kept (failed ones stay until replayed).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+
+# --- Jira source (sources/jira) ------------------------------------------------------
+# Jira Cloud: https://SITE.atlassian.net with JIRA_EMAIL and JIRA_API_TOKEN (basic auth).
+# Jira Data Center / Server: its base URL with JIRA_PAT (a personal access token, bearer).
+JIRA_BASE_URL = env.str("JIRA_BASE_URL", default="")
+JIRA_EMAIL = env.str("JIRA_EMAIL", default="")
+JIRA_API_TOKEN = secret("JIRA_API_TOKEN")
+JIRA_PAT = secret("JIRA_PAT")
+# Project keys to sync (default: every project the credentials see), and board ids
+# (default: every scrum board of those projects).
+JIRA_PROJECTS = env.list("JIRA_PROJECTS", default=[])
+JIRA_BOARDS = env.list("JIRA_BOARDS", default=[])
+# Custom field ids of story points and sprints; empty: found by name in the field list.
+JIRA_STORY_POINTS_FIELD = env.str("JIRA_STORY_POINTS_FIELD", default="")
+JIRA_SPRINT_FIELD = env.str("JIRA_SPRINT_FIELD", default="")
+# Issues per search request (Jira caps it at 100), seconds per request.
+JIRA_PAGE_SIZE = env.int("JIRA_PAGE_SIZE", default=100)
+JIRA_TIMEOUT = env.float("JIRA_TIMEOUT", default=30.0)
+
+# --- Slack source (sources/slack) ----------------------------------------------------
+# The Web API root; tests point it at a fake. Read-only: the hub never posts.
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+SLACK_BOT_TOKEN = secret("SLACK_BOT_TOKEN")
+# Channel ids or names to sync (default: every channel the bot is a member of).
+SLACK_CHANNELS = env.list("SLACK_CHANNELS", default=[])
+# Messages matching one of these regular expressions, or posted by one of these bot ids,
+# are deploy notifications.
+SLACK_DEPLOY_PATTERNS = env.list("SLACK_DEPLOY_PATTERNS", default=[r"\bdeploy(ed|ing|ment)?\b"])
+SLACK_DEPLOY_BOTS = env.list("SLACK_DEPLOY_BOTS", default=[])
+# Keep join/leave messages (subtypes channel_join, channel_leave).
+SLACK_KEEP_JOINS = env.bool("SLACK_KEEP_JOINS", default=False)
+# Messages per conversations.history / replies page, and the pace of those calls: apps
+# outside the Slack Marketplace get about 1 request a minute and 15 messages a page.
+SLACK_HISTORY_LIMIT = env.int("SLACK_HISTORY_LIMIT", default=15)
+SLACK_REQUESTS_PER_MINUTE = env.float("SLACK_REQUESTS_PER_MINUTE", default=1.0)
+SLACK_TIMEOUT = env.float("SLACK_TIMEOUT", default=30.0)
+
 # --- Connect GitHub (social-auth) ----------------------------------------------------
 # "Connect GitHub" at /github/connect: OAuth with social-auth-app-django, staff only. The
 # backend (sources.github.oauth.GitHubConnectOAuth2, social-core's `github-enterprise`

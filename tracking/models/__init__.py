@@ -9,8 +9,8 @@ from tracking.models.bugs import (
     EngineeringHours,
     allocate_bug_numbers,
 )
-from tracking.models.chat import ChatMessage, slack_ts_to_datetime
-from tracking.models.code import Build, Commit, PullRequest, Repository
+from tracking.models.chat import ChatChannel, ChatMessage, slack_ts_to_datetime
+from tracking.models.code import Build, BuildJob, Commit, PullRequest, Repository
 from tracking.models.people import Identity, Person
 from tracking.models.projects import Project
 from tracking.models.work import Issue, Sprint
@@ -22,6 +22,8 @@ __all__ = [
     "Bug",
     "BugNumberSequence",
     "Build",
+    "BuildJob",
+    "ChatChannel",
     "ChatMessage",
     "Commit",
     "EngineeringHours",

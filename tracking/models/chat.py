@@ -29,6 +29,33 @@ def slack_ts_to_datetime(ts: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(whole, tz=dt.UTC) + dt.timedelta(microseconds=micros)
 
 
+class ChatChannel(Provenance):
+    """A Slack conversation (public or private channel) the hub reads; its id is the key."""
+
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.SLACK)
+    name = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    is_private = models.BooleanField(default=False)
+    is_archived = models.BooleanField(default=False)
+    is_member = models.BooleanField(
+        default=False, help_text="The bot is in the channel, so its history can be read."
+    )
+    topic = models.TextField(blank=True, default="")
+    purpose = models.TextField(blank=True, default="")
+    member_count = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "chat channel"
+        constraints = [natural_key_constraint("tracking_chatchannel")]
+        indexes = [
+            models.Index(fields=["last_seen_at", "id"], name="tracking_channel_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.name or self.external_id}"
+
+
 class ChatMessage(Provenance):
     """One message in one channel; (channel, ts) is the key, ts kept as Slack's exact string."""
 

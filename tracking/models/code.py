@@ -181,3 +181,46 @@ class Build(Provenance):
     def refresh_derived_fields(self) -> None:
         if self.status == BuildStatus.COMPLETED and self.finished_at and self.started_at:
             self.duration_seconds = (self.finished_at - self.started_at).total_seconds()
+
+
+class BuildJob(Provenance):
+    """One job of one build attempt (a GitHub Actions `workflow_job`); the job id is the key."""
+
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.GITHUB_ACTIONS)
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="jobs")
+    job_id = models.BigIntegerField(db_index=True)
+    name = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(
+        max_length=20, choices=BuildStatus.choices, default=BuildStatus.QUEUED
+    )
+    original_status = models.CharField(max_length=50, blank=True, default="")
+    conclusion = models.CharField(
+        max_length=30, choices=BuildConclusion.choices, blank=True, default=""
+    )
+    runner_name = models.CharField(max_length=300, blank=True, default="")
+    labels = models.JSONField(default=list, blank=True)
+    steps = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Each step's name, number, status, conclusion, started and completed times.",
+    )
+    url = models.URLField("URL", max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["build", "started_at", "id"]
+        verbose_name = "build job"
+        constraints = [natural_key_constraint("tracking_buildjob")]
+        indexes = [
+            models.Index(fields=["last_seen_at", "id"], name="tracking_buildjob_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"job {self.job_id}"
+
+    def refresh_derived_fields(self) -> None:
+        if self.status == BuildStatus.COMPLETED and self.finished_at and self.started_at:
+            self.duration_seconds = (self.finished_at - self.started_at).total_seconds()
