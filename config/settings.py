@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "tracking",
     "ingestion",
     "sources.github",
+    "sources.jira",
+    "sources.slack",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""The Jira source: issues, sprints and Jira bugs, read with the `jira` library."""
