@@ -7,5 +7,7 @@ class IngestionConfig(AppConfig):
 
     def ready(self) -> None:
         from ingestion.streams import autodiscover
+        from ingestion.webhooks import autodiscover_receivers
 
         autodiscover()
+        autodiscover_receivers()

@@ -41,3 +41,11 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     STOPPED = "stopped", "Stopped at a checkpoint (paused or rate-limited)"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (event not used)"
+    FAILED = "failed", "Failed"

@@ -857,8 +857,9 @@ def _rebuild(
     *,
     from_raw: bool,
     job_id: int | None = None,
+    keep_raw: bool = False,
 ) -> SyncRun:
-    """Process batches that do not come from the upstream, under the stream's lock."""
+    """Process batches that do not come from the upstream's pages, under the stream's lock."""
     lock = StreamLock.acquire(stream.source, stream.entity, scope)
     try:
         run = SyncRun.objects.create(
@@ -873,7 +874,9 @@ def _rebuild(
         harness = _Run(stream, scope, run, lock)
         try:
             for batch in batches():
-                harness.process(batch, keep_raw=False, checkpoint={})
+                harness.process(
+                    batch, keep_raw=keep_raw and batch.rejected_ids is None, checkpoint={}
+                )
             harness.finish(RunStatus.SUCCEEDED)
         except BaseException as error:
             harness.fail(error)
@@ -881,6 +884,33 @@ def _rebuild(
         return run
     finally:
         lock.release()
+
+
+def ingest_records(
+    stream: Stream,
+    scope: str,
+    batches_of_records: list[list[dict[str, Any]]],
+    *,
+    job_id: int | None = None,
+) -> SyncRun:
+    """Load records that arrived without a fetch (webhook deliveries) as one run.
+
+    The same stages as a sync, under the same lock: raw kept, normalized,
+    references resolved, upserted by natural key (a record older than the stored
+    row by the stream's version field changes nothing); one transaction per batch.
+    The stream's open rejected records go first, so one that waited for a row a
+    later batch brings is re-tried by the next run at the latest. Raises
+    SyncAlreadyRunning while a sync holds the stream; the rows are untouched then.
+    """
+
+    def batches() -> Iterator[Batch]:
+        yield from _open_rejected_batches(stream, scope)
+        for records in batches_of_records:
+            yield Batch(records=records)
+
+    return _rebuild(
+        stream, scope, batches, from_raw=False, job_id=job_id, keep_raw=settings.INGEST_KEEP_RAW
+    )
 
 
 def renormalize(source: str, entity: str, *, job_id: int | None = None) -> list[SyncRun]:

@@ -633,15 +633,20 @@ class SweepResult:
     lost: int
     due: int
     orphaned_runs: int
+    webhook_jobs: int = 0
 
 
 def sweep() -> SweepResult:
     """Everything that keeps jobs moving when a worker or a task went missing."""
+    # Imported here: the webhooks module builds on this one.
+    from ingestion.webhooks import enqueue_for_waiting_deliveries
+
     return SweepResult(
         stale=requeue_stale_jobs(),
         lost=requeue_lost_jobs(),
         due=enqueue_due_retries(),
         orphaned_runs=fail_orphaned_runs(),
+        webhook_jobs=int(enqueue_for_waiting_deliveries() is not None),
     )
 
 
@@ -844,12 +849,19 @@ def purge_broker_queues() -> None:
 
 
 def cleanup() -> dict[str, int]:
-    """Delete finished jobs past INGEST_JOB_RETENTION_DAYS and raw records past theirs."""
+    """Delete finished jobs past INGEST_JOB_RETENTION_DAYS, raw records and webhook
+    deliveries past theirs."""
+    from ingestion.webhooks import delete_expired_deliveries
+
     cutoff = timezone.now() - dt.timedelta(days=settings.INGEST_JOB_RETENTION_DAYS)
     deleted_jobs, _ = IngestionJob.objects.filter(
         status__in=FINISHED_JOB_STATUSES, finished_at__lt=cutoff
     ).delete()
-    result = {"jobs": deleted_jobs, "raw_records": delete_expired_raw_records()}
+    result = {
+        "jobs": deleted_jobs,
+        "raw_records": delete_expired_raw_records(),
+        "webhook_deliveries": delete_expired_deliveries(),
+    }
     log.info("cleanup done", extra={"event": "cleanup", **result})
     return result
 

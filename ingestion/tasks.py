@@ -22,7 +22,7 @@ def sweep_task() -> str:
     result = jobs.sweep()
     return (
         f"stale {result.stale}, lost {result.lost}, due {result.due}, "
-        f"orphaned runs {result.orphaned_runs}"
+        f"orphaned runs {result.orphaned_runs}, webhook jobs {result.webhook_jobs}"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ingestion.api import views
+from ingestion.api import views, webhooks
 
 app_name = "pipeline"
 
@@ -24,4 +24,5 @@ urlpatterns = [
     path("pipeline/stats", views.StatsView.as_view(), name="stats"),
     path("metrics", views.StreamMetricsView.as_view(), name="metrics"),
     path("health", views.health, name="health"),
+    path("webhooks/<str:source>", webhooks.receive_webhook, name="webhook"),
 ]

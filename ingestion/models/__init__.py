@@ -3,3 +3,4 @@
 from ingestion.models.breaker import *  # noqa: F403
 from ingestion.models.jobs import *  # noqa: F403
 from ingestion.models.sync import *  # noqa: F403
+from ingestion.models.webhooks import *  # noqa: F403

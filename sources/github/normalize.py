@@ -315,6 +315,11 @@ def issue_rows(record: dict[str, Any]) -> list[Row]:
             },
         )
     ]
+    deleted_at = context.get("deleted_at")
+    if deleted_at:
+        # Set only by a webhook saying the issue was deleted or moved away: a record
+        # without it never clears the mark.
+        rows[0].fields["deleted_at"] = parse_time(deleted_at, "_hub.deleted_at")
     if bug:
         status = _bug_status(state, state_reason)
         rows.append(

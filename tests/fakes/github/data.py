@@ -23,7 +23,10 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from tests.fakes.github.actions import Actions
 
 API = "https://api.github.fake"
 WEB = "https://github.com"
@@ -595,12 +598,13 @@ def generate_tracker(
 
 @dataclass
 class Repository:
-    """One repository: its JSON, and its commits and issues once first read."""
+    """One repository: its JSON, and its commits, issues and Actions runs once first read."""
 
     json: dict[str, Any]
     window: tuple[int, int]
     commits: CommitGraph | None = None
     tracker: Tracker | None = None
+    actions: Actions | None = None
 
     @property
     def full_name(self) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tests.fakes.app import FakeApp, HTTPError
+from tests.fakes.github.actions import WORKFLOWS, Actions, generate_actions
 from tests.fakes.github.data import (
     GENERATED_UNTIL,
     CommitGraph,
@@ -52,6 +53,7 @@ class FakeGitHub:
         commits: int = 30,
         issues: int = 10,
         pulls: int = 5,
+        runs: int = 12,
         branches: Iterable[str] = ("main",),
         seed: int = 1,
         tokens: Iterable[str] = ("ghp_test",),
@@ -65,6 +67,7 @@ class FakeGitHub:
         self.commits_per_repository = commits
         self.issues_per_repository = issues
         self.pulls_per_repository = pulls
+        self.runs_per_repository = runs
         self.branches = ("main", *(name for name in branches if name != "main"))
         self.seed = seed
         self.login = login
@@ -190,6 +193,18 @@ class FakeGitHub:
             )
         return repository.tracker
 
+    def actions(self, repository: Repository) -> Actions:
+        """The repository's workflow runs and jobs (see actions.py)."""
+        if repository.actions is None:
+            repository.actions = generate_actions(
+                repository.json,
+                runs=self.runs_per_repository,
+                seed=self.seed,
+                pool=self.pool,
+                window=repository.window,
+            )
+        return repository.actions
+
     # --- mutators ----------------------------------------------------------------------
     def add_repository(self, name: str, org: str = "acme", **fields: Any) -> str:
         """A new repository (created now, one initial commit on main); returns its full name.
@@ -215,6 +230,7 @@ class FakeGitHub:
             repository = Repository(json=json, window=(stamp, stamp))
             repository.commits = CommitGraph(branches={"main": []}, where={})
             repository.tracker = new_tracker(json)
+            repository.actions = Actions(json)
             self.repositories[key] = repository
             self._append_commit(repository, "main", "Initial commit", self.users[self.login], None)
             return json["full_name"]
@@ -288,7 +304,82 @@ class FakeGitHub:
             self._apply(repository, tracker, thread, fields, self._tick())
             return thread.pull
 
+    # --- GitHub Actions mutators -----------------------------------------------------------
+    def add_run(
+        self,
+        full_name: str,
+        workflow: str = "CI",
+        *,
+        event: str = "push",
+        branch: str = "main",
+        jobs: Iterable[str] = ("build", "test"),
+        actor_login: str | None = None,
+    ) -> int:
+        """A new workflow run, queued now with its jobs queued; returns the run id."""
+        names = [name for name, _ in WORKFLOWS]
+        if workflow not in names:
+            raise ValueError(f"unknown workflow {workflow!r}; the fake has {names}")
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            now = self._tick_epoch()
+            actor = self._user(actor_login or self.login)
+            run = actions.add_run(
+                now,
+                workflow=names.index(workflow),
+                event=event,
+                branch=branch,
+                actor=actor,
+                jobs=tuple(jobs),
+            )
+            return run.id
+
+    def update_run(
+        self, full_name: str, run_id: int, *, status: str, conclusion: str | None = None
+    ) -> dict[str, Any]:
+        """Move a run's current attempt to `status` now (completing it completes its jobs);
+        returns the run as the runs list serves it."""
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            run = actions.run(run_id)
+            return dict(
+                actions.update_run(run, self._tick_epoch(), status=status, conclusion=conclusion)
+            )
+
+    def rerun(self, full_name: str, run_id: int) -> int:
+        """Re-run a finished run: a new attempt, queued now, with new jobs; its number."""
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            attempt = actions.rerun(actions.run(run_id), self._tick_epoch())
+            return attempt["run_attempt"]
+
+    def add_job(self, full_name: str, run_id: int, name: str) -> int:
+        """A queued job in the run's current attempt; returns the job id."""
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            return actions.add_job(actions.run(run_id), name, self._tick_epoch())["id"]
+
+    def update_job(
+        self, full_name: str, job_id: int, *, status: str, conclusion: str | None = None
+    ) -> dict[str, Any]:
+        """Move a job to `status` now (a runner takes it, then it completes with its steps)."""
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            return dict(
+                actions.update_job(job_id, self._tick_epoch(), status=status, conclusion=conclusion)
+            )
+
+    def jobs_of(self, full_name: str, run_id: int, attempt: int | None = None) -> list[dict]:
+        """Copies of the jobs of a run's attempt (the latest by default)."""
+        with self._lock:
+            run = self.actions(self._repository(full_name)).run(run_id)
+            jobs = run.jobs[-1] if attempt is None else run.jobs[attempt - 1]
+            return [dict(job) for job in jobs]
+
     # --- internals -----------------------------------------------------------------------
+    def _tick_epoch(self) -> int:
+        self._tick()
+        return int(self.now.timestamp())
+
     def _tick(self) -> str:
         self.now += dt.timedelta(minutes=1)
         return iso(int(self.now.timestamp()))
@@ -461,10 +552,12 @@ def not_found(documentation: str = "") -> HTTPError:
 
 
 def _build_app(fake: FakeGitHub) -> FakeApp:
+    from tests.fakes.github.actions_routes import register_actions
     from tests.fakes.github.oauth import register_oauth
     from tests.fakes.github.routes import GitHubApp, register_api
 
     app = GitHubApp(fake)
     register_api(app, fake)
+    register_actions(app, fake)
     register_oauth(app, fake)
     return app

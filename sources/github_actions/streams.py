@@ -1,0 +1,345 @@
+"""The GitHub Actions streams, per repository: its workflow runs (builds) and their jobs.
+
+Both read through the GitHub source's client (`sources.github.client`): the same
+credential, shared rate budget, retries, breaker and ETags as `github/*`, and
+the same scopes (`configured_repositories`). Normalizing is in `normalize.py`.
+
+- `github_actions/builds` lists the runs created since the checkpoint minus a
+  day (runs that were still going at the last read are read again; unchanged
+  ones cost nothing), newest first. A filtered runs list is a search that
+  returns at most 1,000 runs, so a longer window is read in slices: when a list
+  ends before its `total_count`, the next list asks for the runs created up to
+  the oldest one read so far. Earlier attempts of a re-run run (the list shows
+  only the latest) are fetched once, so every attempt is its own build.
+- `github_actions/build_jobs` asks for the jobs of every run whose build this
+  hub stored or changed since its checkpoint (our own `last_seen_at`, read from
+  the database), all attempts at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+
+from ingestion.errors import PermanentError, RecordRejected
+from ingestion.streams import FetchContext, Page, Row, Stream, register
+from sources.github.client import GitHubClient, fetching
+from sources.github.normalize import hub_context, with_context
+from sources.github.streams import configured_repositories, iso, known_repository
+from sources.github_actions import normalize
+from tracking.choices import Source
+from tracking.models import Build, BuildJob, Repository
+
+logger = logging.getLogger("ingestion")
+
+PER_PAGE = 100
+# How many changed builds the build_jobs stream reads from the database at a time.
+BUILD_BATCH = 100
+
+
+@dataclass
+class EnvelopePage:
+    records: list[Any]
+    next_url: str | None
+    total_count: int
+    requests: int
+    not_modified: bool = False
+
+
+def envelope_pages(
+    client: GitHubClient,
+    context: FetchContext,
+    path: str,
+    params: dict[str, Any],
+    items_key: str,
+    *,
+    resume_url: str | None = None,
+    allow: tuple[int, ...] = (),
+) -> Iterator[EnvelopePage]:
+    """The pages of a list GitHub wraps as `{"total_count": N, "<items_key>": [...]}`,
+    following `Link: rel="next"` (`GitHubClient.list_pages` reads bare JSON lists only).
+
+    The first page is asked for with the ETag the last successful incremental run
+    kept; a 304 ends the list. An ETag is kept only when the whole list fitted on
+    its first page: a change further down does not change the first page. An
+    answer with a status in `allow` (a run deleted meanwhile: 404) is an empty list.
+    """
+    key = client.etag_key(path, params)
+    url: str | None = resume_url or path
+    first = resume_url is None
+    while url is not None:
+        etag = context.etags.get(key, "") if first and not context.full else ""
+        before = client.requests
+        answer = client.get(url, params if first else None, etag=etag, allow=allow)
+        used = client.requests - before
+        if answer.status == 304:
+            context.new_etags[key] = etag
+            yield EnvelopePage([], None, 0, used, not_modified=True)
+            return
+        if answer.status in allow:
+            yield EnvelopePage([], None, 0, used)
+            return
+        data = answer.data if isinstance(answer.data, dict) else {}
+        records = data.get(items_key)
+        if not isinstance(records, list):
+            raise PermanentError(f"GET {path} answered no {items_key!r} list: not GitHub's shape.")
+        total = data.get("total_count")
+        total = total if isinstance(total, int) else len(records)
+        next_url = answer.next_url
+        if first and not context.full and answer.etag and next_url is None:
+            context.new_etags[key] = answer.etag
+        yield EnvelopePage(records, next_url, total, used)
+        url, first = next_url, False
+
+
+class ActionsStream(Stream):
+    """A GitHub Actions stream of one repository ("owner/name"), as github/commits is."""
+
+    source = Source.GITHUB_ACTIONS
+    scoped = True
+
+    def configured_scopes(self) -> list[str]:
+        return configured_repositories()
+
+    def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
+        repository = known_repository(context.scope)
+        with fetching(context) as client:
+            yield from self.fetch_repository(client, repository, context)
+
+    def fetch_repository(
+        self, client: GitHubClient, repository: Repository, context: FetchContext
+    ) -> Iterator[Page]:
+        raise NotImplementedError
+
+
+def created_window(since: dt.datetime | None, before: str | None) -> str | None:
+    """The runs list's `created` filter, in GitHub's search syntax (both ends inclusive)."""
+    if since is not None and before is not None:
+        return f"{iso(since)}..{before}"
+    if since is not None:
+        return f">={iso(since)}"
+    if before is not None:
+        return f"<={before}"
+    return None
+
+
+def _oldest_created(runs: list[Any]) -> dt.datetime | None:
+    times = []
+    for run in runs:
+        try:
+            times.append(normalize.build_time(run))
+        except RecordRejected:
+            continue  # the harness rejects it, with the reason
+    return min(times, default=None)
+
+
+@register
+class BuildsStream(ActionsStream):
+    """Workflow runs (one build per attempt), created since the checkpoint minus a day."""
+
+    entity = "builds"
+    model = Build
+    # An older state (a late in_progress delivery after completed) never moves a build back.
+    version_field = "updated_at"
+    # The checkpoint is the newest run's creation time; a run created before it may still
+    # be queued or running. A day re-reads those; older runs are left to the webhooks.
+    overlap = dt.timedelta(days=1)
+
+    def fetch_repository(
+        self, client: GitHubClient, repository: Repository, context: FetchContext
+    ) -> Iterator[Page]:
+        path = f"/repos/{repository.full_name}/actions/runs"
+        since = None if context.full else context.since
+        cursor = context.cursor or {}
+        before: str | None = cursor.get("before")
+        url: str | None = cursor.get("url")
+        read = int(cursor.get("read", 0))
+        while True:
+            params: dict[str, Any] = {"per_page": PER_PAGE}
+            window = created_window(since, before)
+            if window:
+                params["created"] = window
+            narrowed: str | None = None
+            # GET /repos/{owner}/{repo}/actions/runs
+            for listed in envelope_pages(
+                client, context, path, params, "workflow_runs", resume_url=url
+            ):
+                read += len(listed.records)
+                earlier, requests = self._earlier_attempts(client, repository, listed.records)
+                if listed.next_url:
+                    next_cursor: dict[str, Any] | None = {
+                        "url": listed.next_url,
+                        "before": before,
+                        "read": read,
+                    }
+                else:
+                    narrowed = self._narrowed(before, listed, read)
+                    next_cursor = {"before": narrowed, "read": 0} if narrowed else None
+                records = [*earlier, *listed.records]
+                yield Page(records, next_cursor, listed.requests + requests)
+            if narrowed is None:
+                return
+            before, url, read = narrowed, None, 0
+
+    @staticmethod
+    def _narrowed(before: str | None, last: EnvelopePage, read: int) -> str | None:
+        """After a list's last page: None when it held every run it counted, else the
+        upper bound of the next list (the oldest run read: runs of that second are
+        read again, as unchanged rows)."""
+        if last.not_modified or read >= last.total_count:
+            return None
+        oldest = _oldest_created(last.records)
+        if oldest is None:
+            logger.warning("the runs list ended after %s of %s runs, empty", read, last.total_count)
+            return None
+        bound = iso(oldest)
+        if bound == before:
+            # More than a search's worth of runs created in one second: skip that second
+            # rather than read it forever.
+            logger.warning("more runs created at %s than GitHub lists; some are skipped", bound)
+            bound = iso(oldest - dt.timedelta(seconds=1))
+        return bound
+
+    def _earlier_attempts(
+        self, client: GitHubClient, repository: Repository, runs: list[Any]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The earlier attempts, not stored yet, of the re-run runs of a page (the list
+        shows a run's latest attempt only); and the requests that cost."""
+        wanted: dict[str, tuple[str, int]] = {}
+        for run in runs:
+            try:
+                repository_id, run_id, attempt = normalize.build_key(run).split(":")
+            except RecordRejected:
+                continue  # the harness rejects it, with the reason
+            for number in range(1, int(attempt)):
+                wanted[f"{repository_id}:{run_id}:{number}"] = (run_id, number)
+        if not wanted:
+            return [], 0
+        stored = set(
+            Build.objects.filter(
+                source=Source.GITHUB_ACTIONS, external_id__in=list(wanted)
+            ).values_list("external_id", flat=True)
+        )
+        before = client.requests
+        attempts = []
+        for key, (run_id, number) in wanted.items():
+            if key in stored:
+                continue
+            # GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}
+            path = f"/repos/{repository.full_name}/actions/runs/{run_id}/attempts/{number}"
+            answer = client.get(path, allow=(404,))
+            if answer.status == 200 and isinstance(answer.data, dict):
+                attempts.append(answer.data)
+        return attempts, client.requests - before
+
+    def natural_key(self, record: dict[str, Any]) -> str:
+        return normalize.build_key(record)
+
+    def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
+        return normalize.build_rows(record)
+
+    def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
+        return normalize.build_time(record)
+
+
+@dataclass(frozen=True)
+class _ChangedBuild:
+    pk: int
+    run_id: int
+    seen: dt.datetime
+
+
+@register
+class BuildJobsStream(ActionsStream):
+    """The jobs (with their steps) of the runs whose builds changed since the checkpoint."""
+
+    entity = "build_jobs"
+    model = BuildJob
+    # The checkpoint is this hub's own clock (the builds' last_seen_at): ten minutes cover
+    # a builds page that committed while this stream was reading the table.
+    overlap = dt.timedelta(minutes=10)
+
+    def fetch_repository(
+        self, client: GitHubClient, repository: Repository, context: FetchContext
+    ) -> Iterator[Page]:
+        cursor = context.cursor or {}
+        after: tuple[dt.datetime, int] | None = None
+        if "seen" in cursor:
+            after = (dt.datetime.fromisoformat(cursor["seen"]), int(cursor["id"]))
+        if cursor.get("url") and after is not None:
+            # Resume inside the jobs list of the build the cursor names.
+            build = _ChangedBuild(after[1], int(cursor["run"]), after[0])
+            yield from self._run_jobs(client, repository, context, build, cursor["url"])
+        fetched_runs: set[int] = set()
+        for build in self._changed_builds(repository, context, after):
+            if build.run_id in fetched_runs:
+                continue  # another attempt of a run already read: its jobs came with it
+            fetched_runs.add(build.run_id)
+            yield from self._run_jobs(client, repository, context, build, None)
+
+    @staticmethod
+    def _changed_builds(
+        repository: Repository, context: FetchContext, after: tuple[dt.datetime, int] | None
+    ) -> Iterator[_ChangedBuild]:
+        """The repository's builds stored or changed since the checkpoint, by (last_seen_at,
+        id), read in keyset batches (no OFFSET)."""
+        builds = Build.objects.filter(source=Source.GITHUB_ACTIONS, repository=repository)
+        if context.since is not None and not context.full:
+            builds = builds.filter(last_seen_at__gte=context.since)
+        while True:
+            batch = builds
+            if after is not None:
+                seen, pk = after
+                batch = batch.filter(Q(last_seen_at__gt=seen) | Q(last_seen_at=seen, pk__gt=pk))
+            rows = list(
+                batch.order_by("last_seen_at", "pk").values_list("pk", "run_id", "last_seen_at")[
+                    :BUILD_BATCH
+                ]
+            )
+            for pk, run_id, seen in rows:
+                yield _ChangedBuild(pk, run_id, seen)
+            if len(rows) < BUILD_BATCH:
+                return
+            after = (rows[-1][2], rows[-1][0])
+
+    @staticmethod
+    def _run_jobs(
+        client: GitHubClient,
+        repository: Repository,
+        context: FetchContext,
+        build: _ChangedBuild,
+        resume_url: str | None,
+    ) -> Iterator[Page]:
+        """Pages of the jobs of every attempt of the build's run."""
+        hub = hub_context(
+            repository.external_id, repository.full_name, build_seen_at=build.seen.isoformat()
+        )
+        position = {"seen": build.seen.isoformat(), "id": build.pk}
+        path = f"/repos/{repository.full_name}/actions/runs/{build.run_id}/jobs"
+        params = {"filter": "all", "per_page": PER_PAGE}
+        # GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs (404: the run was deleted)
+        for listed in envelope_pages(
+            client, context, path, params, "jobs", resume_url=resume_url, allow=(404,)
+        ):
+            records = [
+                with_context(job, hub) if isinstance(job, dict) else job for job in listed.records
+            ]
+            if listed.next_url:
+                next_cursor = {**position, "run": build.run_id, "url": listed.next_url}
+            else:
+                next_cursor = position
+            yield Page(records, next_cursor, listed.requests)
+
+    def natural_key(self, record: dict[str, Any]) -> str:
+        return normalize.build_job_key(record)
+
+    def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
+        return normalize.build_job_rows(record)
+
+    def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
+        return normalize.build_job_time(record)

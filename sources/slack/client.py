@@ -1,0 +1,248 @@
+"""Slack Web API requests through slack-sdk's `WebClient`, one at a time.
+
+`SlackClient` builds the WebClient from SLACK_API_URL, SLACK_BOT_TOKEN and
+SLACK_TIMEOUT with slack-sdk's retry handlers turned off: its
+RateLimitErrorRetryHandler sleeps through any Retry-After inside the worker
+(a minute, under the 2025 limits) and tells no other worker, and any retry
+made inside the SDK would skip the shared pace (`pace.py`), spending the one
+request a minute twice. Retries are made by `paging.Reader`, each claimed from
+the pace like a first request.
+
+`send` makes one request and returns Slack's answer, or raises: an answer with
+`ok: false` is always an error, never an empty page (a peer lost data by
+reading one as "no more messages"). Slack's own trouble (5xx, 429,
+`internal_error`, …) is a TransientError; a refused token, a missing scope or
+any other error code is a SlackError (permanent) that says what to fix. A 429
+also blocks the method for every worker until its Retry-After has passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import urllib.parse
+from typing import Any
+from urllib.error import URLError
+
+from django.conf import settings
+from django.utils import timezone
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from ingestion.breaker import breaker_allows, host_key, record_failure, record_success
+from ingestion.errors import Deferred, PermanentError, TransientError
+from sources.slack import pace
+from sources.slack.models import SlackWorkspace, token_fingerprint
+
+# Errors Slack documents as its own, temporary trouble.
+TRANSIENT_CODES = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+# Errors that mean the token itself is refused, whatever the method.
+TOKEN_CODES = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "org_login_required",
+    }
+)
+# Slack always sends Retry-After with a 429; should it not, wait a Tier 1 minute.
+DEFAULT_RETRY_AFTER = 60.0
+# What urllib (slack-sdk's HTTP layer) raises when the connection fails, stalls or is cut.
+CONNECTION_ERRORS = (URLError, TimeoutError, ConnectionError, http.client.HTTPException)
+# slack-sdk's text for a body that is not JSON (a proxy's error page): not Slack's answer.
+NOT_JSON_MARKER = "non-JSON"
+
+
+class SlackError(PermanentError):
+    """Slack answered `ok: false` with an error code retrying will not fix."""
+
+    def __init__(self, message: str, *, method: str, code: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.code = code
+
+
+def configured_token() -> str:
+    token = (settings.SLACK_BOT_TOKEN or "").strip()
+    if not token:
+        raise PermanentError(
+            "SLACK_BOT_TOKEN is not set: create a Slack app, add a bot user with the scopes "
+            "channels:read, groups:read, channels:history, groups:history, users:read and "
+            "users:read.email, install it and set SLACK_BOT_TOKEN to its xoxb- token."
+        )
+    return token
+
+
+def _retry_after(headers: dict[str, Any]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list) and value else value
+            try:
+                return max(0.0, float(str(text).strip()))
+            except ValueError:
+                break
+    return DEFAULT_RETRY_AFTER
+
+
+class SlackClient:
+    """One fetch's connection to Slack: the WebClient, the host's breaker, the pace."""
+
+    def __init__(self) -> None:
+        token = configured_token()
+        self.fingerprint = token_fingerprint(token)
+        self.api_url = settings.SLACK_API_URL
+        self.host = urllib.parse.urlsplit(self.api_url).hostname or self.api_url
+        # Requests sent, retries included: each page reports its share to the harness.
+        self.requests = 0
+        self.accepted = False
+        self.web = WebClient(
+            token=token,
+            base_url=self.api_url,
+            timeout=max(1, round(settings.SLACK_TIMEOUT)),
+            retry_handlers=[],
+        )
+
+    # --- the host's circuit breaker and the pace ------------------------------------------
+    def check_host(self) -> None:
+        """Defer (not fail) while the Slack host's breaker is open."""
+        allowed, wait = breaker_allows(host_key(self.host))
+        if not allowed:
+            raise Deferred(
+                wait or 0.0,
+                "breaker",
+                f"Circuit breaker for {self.host} is open; trying again when it half-opens.",
+            )
+
+    def record_failure(self) -> None:
+        record_failure(host_key(self.host))
+
+    def claim(self, method: str) -> float:
+        """0.0 when a request of `method` may go now, else the seconds to wait first."""
+        return pace.claim(self.fingerprint, method)
+
+    def deferred(self, method: str, seconds: float) -> Deferred:
+        at = timezone.now() + dt.timedelta(seconds=seconds)
+        per_minute = settings.SLACK_REQUESTS_PER_MINUTE
+        why = (
+            f"Slack's pace for {method} (SLACK_REQUESTS_PER_MINUTE={per_minute:g})"
+            if method in pace.PACED_METHODS
+            else f"Slack asked to wait before the next {method} (429 Retry-After)"
+        )
+        return Deferred(
+            seconds,
+            pace.WAIT_RATE_LIMIT,
+            f"{why}: the sync stopped at its checkpoint and resumes at "
+            f"{at.isoformat(timespec='seconds')}.",
+        )
+
+    # --- one request ----------------------------------------------------------------------
+    def send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """POST `method` with `params` (slack-sdk sends every method as a form POST).
+
+        Returns the answer's data (always `ok: true`). Raises TransientError (its
+        `retry_after` set on a 429) or SlackError.
+        """
+        self.requests += 1
+        try:
+            response = self.web.api_call(method, params=params)
+        except SlackApiError as error:
+            raise self._failure(method, error.response) from None
+        except CONNECTION_ERRORS as error:
+            raise TransientError(
+                f"{method} failed: {type(error).__name__} talking to {self.host}"
+            ) from None
+        data = response.data
+        if not isinstance(data, dict):
+            raise TransientError(f"{method} answered a body that is not a JSON object")
+        if not self.accepted:
+            # Once per fetch: a success ends the host's run of failures.
+            record_success(host_key(self.host))
+            self.accepted = True
+        return data
+
+    def _failure(self, method: str, response: Any) -> Exception:
+        status = int(response.status_code)
+        data = response.data if isinstance(response.data, dict) else {}
+        code = str(data.get("error") or "")
+        if status == 429 or code == "ratelimited":
+            seconds = _retry_after(dict(response.headers or {}))
+            pace.block(self.fingerprint, method, seconds)
+            return TransientError(
+                f"Slack rate-limited {method} (429): no request before {seconds:.0f} s have "
+                "passed",
+                retry_after=seconds,
+            )
+        if status >= 500 or code in TRANSIENT_CODES or NOT_JSON_MARKER in code:
+            return TransientError(f"{method} answered {status} {code or '(no error code)'}")
+        if status != 200:
+            return SlackError(
+                f"{self.api_url} answered {status} to {method}: check SLACK_API_URL "
+                "(Slack's is https://slack.com/api/).",
+                method=method,
+                code=code or str(status),
+            )
+        if code in TOKEN_CODES:
+            return SlackError(
+                f"Slack refused SLACK_BOT_TOKEN ({code}): create a new bot token (reinstall "
+                "the app to the workspace) and set SLACK_BOT_TOKEN to it.",
+                method=method,
+                code=code,
+            )
+        if code == "missing_scope":
+            needed = str(data.get("needed") or "?")
+            return SlackError(
+                f"SLACK_BOT_TOKEN lacks the scope {needed} that {method} needs: add it under "
+                "OAuth & Permissions in the Slack app's settings and reinstall the app.",
+                method=method,
+                code=code,
+            )
+        return SlackError(
+            f"Slack answered {method} with error {code or '(none)'}", method=method, code=code
+        )
+
+    # --- the workspace ----------------------------------------------------------------------
+    def remember_workspace(self, answer: dict[str, Any]) -> SlackWorkspace:
+        """Keep what `auth.test` said about the token's workspace."""
+        workspace, _ = SlackWorkspace.objects.update_or_create(
+            fingerprint=self.fingerprint,
+            defaults={
+                "team_id": str(answer.get("team_id") or "")[:50],
+                "team": str(answer.get("team") or "")[:200],
+                "url": str(answer.get("url") or "")[:300],
+                "bot_user_id": str(answer.get("user_id") or "")[:50],
+                "bot_id": str(answer.get("bot_id") or "")[:50],
+                "checked_at": timezone.now(),
+            },
+        )
+        return workspace
+
+    def stored_workspace(self) -> SlackWorkspace | None:
+        return SlackWorkspace.objects.filter(fingerprint=self.fingerprint).first()
+
+
+def known_workspace_url() -> str:
+    """The workspace URL of the configured token as last seen, without a request ("" if
+    never seen): for permalinks of records that arrive without a fetch (Events API)."""
+    token = (settings.SLACK_BOT_TOKEN or "").strip()
+    if not token:
+        return ""
+    workspace = SlackWorkspace.objects.filter(fingerprint=token_fingerprint(token)).first()
+    return workspace.url if workspace else ""
+
+
+def connect() -> SlackClient:
+    """A client for one fetch, refused (deferred) while the host's breaker is open.
+
+    Nothing to close afterwards: slack-sdk's urllib layer opens a connection per request.
+    """
+    client = SlackClient()
+    client.check_host()
+    return client
