@@ -26,13 +26,13 @@ from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ingestion.breaker import breaker_states
 from ingestion.choices import JobStatus, RunStatus
 from ingestion.jobs import is_paused
-from ingestion.models import IngestionJob, SyncRun
+from ingestion.models import IngestionJob, SyncRun, WebhookDelivery, WebhookRefusal
 from ingestion.redaction import redact
 from ingestion.streams import all_streams
 
@@ -174,6 +174,7 @@ class PipelineCollector(Collector):
         yield from self._jobs()
         yield from self._streams(now)
         yield from self._breakers()
+        yield from self._webhooks()
         yield GaugeMetricFamily(
             "hub_ingestion_paused", "1 while the pipeline is paused.", value=int(is_paused())
         )
@@ -247,6 +248,36 @@ class PipelineCollector(Collector):
             failures.add_metric([breaker.key], breaker.consecutive_failures)
         yield state
         yield failures
+
+    def _webhooks(self) -> Iterator[Metric]:
+        deliveries = GaugeMetricFamily(
+            "hub_webhook_deliveries",
+            "Webhook deliveries kept (WEBHOOK_RETENTION_DAYS), by source and status.",
+            labels=["source", "status"],
+        )
+        for source, status, total in webhook_deliveries_by_status():
+            deliveries.add_metric([source, status], total)
+        refused = CounterMetricFamily(
+            "hub_webhook_refused",
+            "Webhook requests refused (bad signature, too large, not JSON…).",
+            labels=["source", "reason"],
+        )
+        for source, reason, total in WebhookRefusal.objects.values_list(
+            "source", "reason", "count"
+        ):
+            refused.add_metric([source, reason], total)
+        yield deliveries
+        yield refused
+
+
+def webhook_deliveries_by_status() -> list[tuple[str, str, int]]:
+    # Grouped over the (status, id) index; the cleanup job bounds the table.
+    return list(
+        WebhookDelivery.objects.order_by()
+        .values_list("source", "status")
+        .annotate(total=Count("id"))
+        .values_list("source", "status", "total")
+    )
 
 
 def prometheus_registry() -> CollectorRegistry:

@@ -11,6 +11,8 @@ from typing import Any
 from tracking.models import (
     Bug,
     Build,
+    BuildJob,
+    ChatChannel,
     ChatMessage,
     Commit,
     EngineeringHours,
@@ -95,6 +97,22 @@ def make_build(**fields: Any) -> Build:
     fields.setdefault("run_id", 9_000_000 + n)
     fields.setdefault("external_id", f"{fields['run_id']}:1")
     return Build.objects.create(**fields)
+
+
+def make_build_job(**fields: Any) -> BuildJob:
+    n = unique_suffix()
+    fields.setdefault("build", make_build())
+    fields.setdefault("job_id", 7_000_000 + n)
+    fields.setdefault("external_id", str(fields["job_id"]))
+    fields.setdefault("name", f"test ({n})")
+    return BuildJob.objects.create(**fields)
+
+
+def make_chat_channel(**fields: Any) -> ChatChannel:
+    n = unique_suffix()
+    fields.setdefault("external_id", f"C{n:08d}")
+    fields.setdefault("name", f"channel-{n}")
+    return ChatChannel.objects.create(**fields)
 
 
 def make_issue(**fields: Any) -> Issue:

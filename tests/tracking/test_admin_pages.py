@@ -22,6 +22,8 @@ BUILDERS = {
     "commit": factories.make_commit,
     "pullrequest": factories.make_pull_request,
     "build": factories.make_build,
+    "buildjob": factories.make_build_job,
+    "chatchannel": factories.make_chat_channel,
     "sprint": factories.make_sprint,
     "issue": factories.make_issue,
     "chatmessage": factories.make_chat_message,

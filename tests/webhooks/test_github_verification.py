@@ -202,3 +202,13 @@ def test_an_unknown_source_is_404(client):
     response = client.post("/api/webhooks/gitlab", b"{}", content_type="application/json")
 
     assert response.status_code == 404
+
+
+def test_refusals_and_deliveries_show_in_prometheus_metrics(github_hook, staff_client):
+    github_hook.post("issues", PAYLOAD, secret="wrong")
+    github_hook.post("issues", PAYLOAD)
+
+    text = staff_client.get("/metrics").content.decode()
+
+    assert 'hub_webhook_refused_total{reason="bad_signature",source="github"} 1.0' in text
+    assert 'hub_webhook_deliveries{source="github",status="pending"} 1.0' in text

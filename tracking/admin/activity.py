@@ -7,7 +7,17 @@ from __future__ import annotations
 from django.contrib import admin
 
 from tracking.admin.base import AuditedAdmin
-from tracking.models import Build, ChatMessage, Commit, Issue, PullRequest, Repository, Sprint
+from tracking.models import (
+    Build,
+    BuildJob,
+    ChatChannel,
+    ChatMessage,
+    Commit,
+    Issue,
+    PullRequest,
+    Repository,
+    Sprint,
+)
 
 PROVENANCE = ("source", "external_id", "first_seen_at", "last_seen_at")
 
@@ -83,6 +93,17 @@ class BuildAdmin(AuditedAdmin):
     show_full_result_count = False
 
 
+@admin.register(BuildJob)
+class BuildJobAdmin(AuditedAdmin):
+    list_display = ("__str__", "build", "status", "conclusion", "started_at", "duration_seconds")
+    list_filter = ("status", "conclusion")
+    search_fields = ("name", "runner_name", "external_id")
+    autocomplete_fields = ("build",)
+    list_select_related = ("build",)
+    readonly_fields = PROVENANCE
+    show_full_result_count = False
+
+
 @admin.register(Sprint)
 class SprintAdmin(AuditedAdmin):
     list_display = ("name", "board_id", "state", "start_at", "end_at", "complete_at")
@@ -111,6 +132,14 @@ class IssueAdmin(AuditedAdmin):
     list_select_related = ("assignee",)
     readonly_fields = PROVENANCE
     show_full_result_count = False
+
+
+@admin.register(ChatChannel)
+class ChatChannelAdmin(AuditedAdmin):
+    list_display = ("__str__", "external_id", "is_private", "is_archived", "is_member")
+    list_filter = ("source", "is_private", "is_archived", "is_member")
+    search_fields = ("name", "topic", "purpose", "external_id")
+    readonly_fields = PROVENANCE
 
 
 @admin.register(ChatMessage)

@@ -6,7 +6,8 @@ check, rate limits and ETags as every other route (`GitHubApp.api`).
 
 GitHub's quirk kept here: with any of the filters `actor`, `branch`,
 `check_suite_id`, `created`, `event`, `head_sha`, `status`, the runs list is a
-search that returns at most 1,000 runs (`total_count` still counts them all).
+search that returns at most 1,000 runs (`total_count` still counts them all;
+`FakeGitHub(runs_search_limit=...)` lowers the 1,000 for a test).
 https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository
 """
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from tests.fakes.github.fake import FakeGitHub
     from tests.fakes.github.routes import GitHubApp
 
-SEARCH_LIMIT = 1000
 SEARCH_FILTERS = ("actor", "branch", "check_suite_id", "created", "event", "head_sha", "status")
 RUN_STATUSES = ("completed", "action_required", "cancelled", "failure", "neutral", "skipped")
 RUN_STATUSES += ("stale", "success", "timed_out", "in_progress", "queued", "requested")
@@ -124,7 +124,7 @@ def register_actions(app: GitHubApp, fake: FakeGitHub) -> None:
             runs = [run for run in actions_of(request).runs if _run_matches(request, run, window)]
             runs.sort(key=lambda run: (run.created, run.id), reverse=True)
             searched = any(request.param(name) for name in SEARCH_FILTERS)
-            reachable = runs[:SEARCH_LIMIT] if searched else runs
+            reachable = runs[: fake.runs_search_limit] if searched else runs
             items = [run.current for run in reachable]
             return envelope_page(request, "workflow_runs", items, len(runs))
 

@@ -54,6 +54,7 @@ class FakeGitHub:
         issues: int = 10,
         pulls: int = 5,
         runs: int = 12,
+        runs_search_limit: int = 1000,
         branches: Iterable[str] = ("main",),
         seed: int = 1,
         tokens: Iterable[str] = ("ghp_test",),
@@ -68,6 +69,8 @@ class FakeGitHub:
         self.issues_per_repository = issues
         self.pulls_per_repository = pulls
         self.runs_per_repository = runs
+        # GitHub lists at most 1,000 runs for a filtered runs list; a test may lower it.
+        self.runs_search_limit = runs_search_limit
         self.branches = ("main", *(name for name in branches if name != "main"))
         self.seed = seed
         self.login = login
@@ -367,6 +370,13 @@ class FakeGitHub:
             return dict(
                 actions.update_job(job_id, self._tick_epoch(), status=status, conclusion=conclusion)
             )
+
+    def replace_run(self, full_name: str, run_id: int, run: dict[str, Any]) -> None:
+        """Serve `run` as the run's current attempt from now on: an older state (a lagging
+        replica) or a malformed one. The clock does not move."""
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            actions.run(run_id).attempts[-1] = dict(run)
 
     def jobs_of(self, full_name: str, run_id: int, attempt: int | None = None) -> list[dict]:
         """Copies of the jobs of a run's attempt (the latest by default)."""
