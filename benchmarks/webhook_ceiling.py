@@ -33,7 +33,10 @@ CREATE_CEILING_TABLE = (
     "(delivery_id text NOT NULL, event text NOT NULL, body text NOT NULL, "
     "received_at timestamptz NOT NULL)"
 )
-_INSERT = f"INSERT INTO {CEILING_TABLE} (delivery_id, event, body, received_at) VALUES (%s, %s, %s, now())"  # noqa: E501, S608 (a constant)
+_INSERT = (
+    f"INSERT INTO {CEILING_TABLE} (delivery_id, event, body, received_at) "
+    "VALUES (%s, %s, %s, now())"
+)
 
 
 def _signed(body: bytes, signature: str) -> bool:

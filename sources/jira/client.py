@@ -363,7 +363,7 @@ class JiraClient:
             errors=errors,
         )
 
-    # --- boards and sprints (Agile API) ------------------------------------------------------------
+    # --- boards and sprints (Agile API) -----------------------------------------------------
     def board_sprints(
         self, board_id: int, *, start_at: int, errors: dict[int, str] | None = None
     ) -> tuple[list[dict[str, Any]], bool]:

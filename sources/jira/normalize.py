@@ -355,7 +355,9 @@ def issue_rows(record: dict[str, Any]) -> list[Row]:
                 "story_points": story_points(fields, list(context.get("story_points_fields", []))),
                 "assignee": assignee,
                 "reporter": reporter,
-                "sprints": [Ref(Sprint, SOURCE, sprint_id, required=False) for sprint_id in sprints],
+                "sprints": [
+                    Ref(Sprint, SOURCE, sprint_id, required=False) for sprint_id in sprints
+                ],
                 "labels": _names(fields.get("labels"), "fields.labels"),
                 "components": _names(fields.get("components"), "fields.components"),
                 "url": url,

@@ -176,8 +176,7 @@ class SlackClient:
             seconds = _retry_after(dict(response.headers or {}))
             pace.block(self.fingerprint, method, seconds)
             return TransientError(
-                f"Slack rate-limited {method} (429): no request before {seconds:.0f} s have "
-                "passed",
+                f"Slack rate-limited {method} (429): no request before {seconds:.0f} s have passed",
                 retry_after=seconds,
             )
         if status >= 500 or code in TRANSIENT_CODES or NOT_JSON_MARKER in code:

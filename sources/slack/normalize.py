@@ -53,7 +53,7 @@ def with_channel(
     record: dict[str, Any],
     channel_id: str,
     channel_name: str = "",
-    deleted_at: str | None = None,
+    deleted_at: str | dt.datetime | None = None,
     *,
     team_url: str = "",
 ) -> dict[str, Any]:
@@ -66,7 +66,9 @@ def with_channel(
         raise ValueError(f"channel_id must be a Slack channel id, not {channel_id!r}")
     hub: dict[str, Any] = {"channel_id": channel_id, "channel_name": channel_name or ""}
     if deleted_at:
-        hub["deleted_at"] = deleted_at.isoformat() if isinstance(deleted_at, dt.datetime) else deleted_at
+        if isinstance(deleted_at, dt.datetime):
+            deleted_at = deleted_at.isoformat()
+        hub["deleted_at"] = deleted_at
     if team_url:
         hub["team_url"] = team_url
     return {**record, HUB_KEY: hub}
@@ -313,8 +315,7 @@ def identity_rows(member: dict[str, Any]) -> list[Row]:
         "username": str(member.get("name") or "")[:200],
         "display_name": str(real_name or profile.get("display_name") or "")[:200],
         "email": email[:254],
-        "is_bot": bool(member.get("is_bot") or member.get("is_app_user"))
-        or user_id == SLACKBOT_ID,
+        "is_bot": bool(member.get("is_bot") or member.get("is_app_user")) or user_id == SLACKBOT_ID,
         "is_deactivated": bool(member.get("deleted")),
     }
     if email:

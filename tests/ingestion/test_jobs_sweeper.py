@@ -231,4 +231,4 @@ def test_the_sweep_task_reports_the_runs_it_failed():
     running_run(FIRST_HOLDER)
     lock_stream("")
 
-    assert sweep_task() == "stale 0, lost 0, due 0, orphaned runs 1"
+    assert sweep_task() == "stale 0, lost 0, due 0, orphaned runs 1, webhook jobs 0"

@@ -1,4 +1,5 @@
-"""`manage.py sync <source> <entity> [--scope S] [--full] [--enqueue]`: one sync, now."""
+"""`manage.py sync <source> <entity> [--scope S] [--full] [--enqueue] [--reconcile]`: one sync,
+now; or, with --reconcile, mark the rows whose upstream record is gone as deleted."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from ingestion.errors import Deferred, IngestionError
 from ingestion.harness import run_sync
 from ingestion.jobs import enqueue_sync
 from ingestion.models import SyncRun
+from ingestion.reconcile import is_reconcilable, reconcilable_streams, reconcile
 from ingestion.redaction import redact
-from ingestion.streams import UnknownStream, get_stream
+from ingestion.streams import Stream, UnknownStream, get_stream
 
 
 class Command(BaseCommand):
@@ -26,6 +28,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--enqueue", action="store_true", help="Queue a job for the workers instead."
         )
+        parser.add_argument(
+            "--reconcile",
+            action="store_true",
+            help="Instead of syncing, list what the upstream still has in the scope (every "
+            "configured scope without --scope) and mark the stored rows missing from it as "
+            "deleted.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         source, entity, scope = options["source"], options["entity"], options["scope"]
@@ -33,6 +42,11 @@ class Command(BaseCommand):
             stream = get_stream(source, entity)
         except UnknownStream as error:
             raise CommandError(str(error)) from None
+        if options["reconcile"]:
+            if options["enqueue"] or options["full"]:
+                raise CommandError("--reconcile runs now, alone: leave out --enqueue and --full.")
+            self._reconcile(stream, scope)
+            return
         if options["enqueue"]:
             self._enqueue(source, entity, scope, options["full"])
             return
@@ -49,6 +63,23 @@ class Command(BaseCommand):
             # A terminal is a log too: an upstream error may echo a token.
             raise CommandError(redact(f"Sync failed: {error}")) from None
         self.stdout.write(self._summary(run))
+
+    def _reconcile(self, stream: Stream, scope: str) -> None:
+        if not is_reconcilable(stream):
+            names = ", ".join(s.name for s in reconcilable_streams()) or "none"
+            raise CommandError(f"{stream.name} cannot be reconciled; streams that can: {names}.")
+        scopes = [scope] if scope or not stream.scoped else stream.configured_scopes()
+        if not scopes:
+            raise CommandError(f"{stream.name} has no configured scopes: give one with --scope.")
+        failed = []
+        for each in scopes:
+            try:
+                self.stdout.write(f"Reconciled {reconcile(stream, each, actor='cli')}.")
+            except IngestionError as error:
+                failed.append(each)
+                self.stderr.write(redact(f"Reconciling {stream.name} {each} failed: {error}"))
+        if failed:
+            raise CommandError(f"Reconciliation failed for {', '.join(failed)}.")
 
     def _enqueue(self, source: str, entity: str, scope: str, full: bool) -> None:
         job = enqueue_sync(

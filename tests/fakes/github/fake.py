@@ -378,6 +378,17 @@ class FakeGitHub:
             actions = self.actions(self._repository(full_name))
             actions.run(run_id).attempts[-1] = dict(run)
 
+    def delete_run(self, full_name: str, run_id: int) -> None:
+        """Delete a run with its attempts and jobs (DELETE .../actions/runs/{run_id}): 404 after."""
+        with self._lock:
+            actions = self.actions(self._repository(full_name))
+            run = actions.run(run_id)
+            actions.runs.remove(run)
+            del actions.by_id[run_id]
+            for attempt in run.jobs:
+                for job in attempt:
+                    actions.job_index.pop(job["id"], None)
+
     def jobs_of(self, full_name: str, run_id: int, attempt: int | None = None) -> list[dict]:
         """Copies of the jobs of a run's attempt (the latest by default)."""
         with self._lock:

@@ -1,0 +1,461 @@
+"""The Jira streams: issues per project (through JQL search) and sprints per board.
+
+`jira/issues` searches `project = KEY AND updated >= "<checkpoint - overlap>"
+ORDER BY updated ASC, key ASC`, the bound written in the user's time zone and
+rounded down to the minute (`jql.py`). Cloud pages with `nextPageToken`
+(`/rest/api/3/search/jql`); Data Center with `startAt` (`/rest/api/2/search`),
+re-anchored on the minute of the last issue read, so that issues updated during
+the sync (which move to the end of the order) shift no unread issue past a page
+boundary. Cursors keep the exact JQL, so a resumed run asks the same question.
+
+`jira/sprints` lists a board's sprints through the Agile API, `startAt` to
+`isLast`. Issues are linked to their sprints by the issues stream; a sprint
+stored after its issues were read gets them linked by the next issues run,
+which also searches the issues of sprints stored since its previous run.
+
+`jira/issues` also answers reconciliation (`ingestion.reconcile`): the ids a
+search of the project still returns, so that issues deleted or moved away in
+Jira are marked deleted here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from ingestion.errors import IngestionError, PermanentError, RecordRejected
+from ingestion.models import SyncState
+from ingestion.parsing import parse_time
+from ingestion.streams import FetchContext, Page, Row, Stream, register
+from sources.jira import normalize
+from sources.jira.client import is_configured
+from sources.jira.jql import (
+    check_project_key,
+    exact_minute,
+    issue_ids_filter,
+    issues_filter,
+    literal,
+    ordered,
+)
+from sources.jira.site import JiraSession, fetching
+from tracking.choices import BugSource, Source
+from tracking.models import Bug, Issue, Sprint
+
+logger = logging.getLogger("ingestion")
+
+ISSUE_FIELDS = (
+    "summary",
+    "description",
+    "issuetype",
+    "status",
+    "priority",
+    "resolution",
+    "assignee",
+    "reporter",
+    "labels",
+    "components",
+    "created",
+    "updated",
+    "resolutiondate",
+    "project",
+)
+# Searches asking for ids only may page by up to 5,000 on Cloud; Data Center's default
+# cap (jira.search.views.default.max) is 1,000.
+ID_PAGE_SIZE = {True: 5000, False: 1000}
+# Ids per `id in (…)` check, well inside a URL's length.
+ID_CHECK_BATCH = 500
+# Sprints stored since the last issues run whose issues one search re-reads; beyond
+# this the run re-reads the whole project instead of writing a very long JQL.
+SPRINTS_TO_LINK_LIMIT = 200
+# A sprint stored while the previous issues run was starting counts as new too.
+SPRINT_LINK_MARGIN = dt.timedelta(minutes=15)
+
+
+def page_size() -> int:
+    return max(1, min(100, settings.JIRA_PAGE_SIZE))
+
+
+def project_key(scope: str) -> str:
+    if not scope:
+        raise PermanentError("jira/issues runs per project: give a project key as the scope.")
+    try:
+        return check_project_key(scope)
+    except ValueError as error:
+        raise PermanentError(f"Jira scope: {error}.") from None
+
+
+def board_id(scope: str) -> int:
+    if not scope.isdigit():
+        raise PermanentError(
+            f"jira/sprints runs per board: the scope is a board id (a number), not {scope!r}."
+        )
+    return int(scope)
+
+
+def _synced_scopes(entity: str) -> list[str]:
+    return sorted(
+        SyncState.objects.filter(source=Source.JIRA, entity=entity)
+        .exclude(scope="")
+        .values_list("scope", flat=True)
+    )
+
+
+def configured_projects() -> list[str]:
+    """JIRA_PROJECTS, else every project the credentials may browse. When Jira cannot be
+    asked (down, refusing), the projects synced before, so the schedule goes on."""
+    if settings.JIRA_PROJECTS:
+        return [key.strip() for key in settings.JIRA_PROJECTS if key.strip()]
+    if not is_configured():
+        return []
+    try:
+        with fetching() as session:
+            return sorted(session.client.project_keys())
+    except IngestionError as error:
+        logger.warning("could not list the Jira projects (%s); using the ones synced before", error)
+        return _synced_scopes("issues")
+
+
+def configured_boards() -> list[str]:
+    """JIRA_BOARDS, else the scrum boards of the configured projects (of every project
+    when JIRA_PROJECTS is empty)."""
+    if settings.JIRA_BOARDS:
+        return [str(board).strip() for board in settings.JIRA_BOARDS if str(board).strip()]
+    if not is_configured():
+        return []
+    try:
+        with fetching() as session:
+            if settings.JIRA_PROJECTS:
+                found = {
+                    board
+                    for project in configured_projects()
+                    for board in session.client.scrum_boards(project)
+                }
+            else:
+                found = set(session.client.scrum_boards())
+    except IngestionError as error:
+        logger.warning("could not list the Jira boards (%s); using the ones synced before", error)
+        return _synced_scopes("sprints")
+    return [str(board) for board in sorted(found)]
+
+
+class JiraStream(Stream):
+    source = Source.JIRA
+    scoped = True
+
+
+@register
+class IssuesStream(JiraStream):
+    """A project's issues changed since the checkpoint, oldest change first; issues of
+    type Bug also become Bugs."""
+
+    entity = "issues"
+    model = Issue
+    version_field = "updated_at"
+    # JQL dates have minute resolution (the bound is also rounded down to its minute);
+    # the second minute covers Jira's search index lagging behind a write.
+    overlap = dt.timedelta(minutes=2)
+    # Rows that share an issue's natural key and go with it when it is gone upstream.
+    reconcile_derived = ((Bug, BugSource.JIRA),)
+
+    def configured_scopes(self) -> list[str]:
+        return configured_projects()
+
+    def natural_key(self, record: dict[str, Any]) -> str:
+        return normalize.issue_key(record)
+
+    def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
+        return normalize.issue_rows(record)
+
+    def record_time(self, record: dict[str, Any]) -> dt.datetime | None:
+        return normalize.issue_time(record)
+
+    # --- fetch ---------------------------------------------------------------------------------
+    def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
+        project = project_key(context.scope)
+        with fetching() as session:
+            facts = session.facts
+            story_points = facts.story_points_fields()
+            sprint_field = facts.sprint_field()
+            fields = [*ISSUE_FIELDS, *story_points, *([sprint_field] if sprint_field else [])]
+            hub = normalize.issue_context(
+                site=session.credentials.base_url,
+                project=project,
+                story_points_fields=story_points,
+                sprint_field=sprint_field,
+                known_sprints=[],
+            )
+            search = self._cloud_pages if facts.is_cloud else self._data_center_pages
+            reported = 0
+            for issues, cursor in search(session, context, project, fields):
+                records = _with_context(issues, hub, sprint_field)
+                yield Page(records, cursor, requests=session.requests - reported)
+                reported = session.requests
+
+    def _search_errors(self, session: JiraSession, project: str) -> dict[int, str]:
+        missing = (
+            f"Jira has no project {project} that {session.facts.account or 'the account'} may "
+            "browse: fix JIRA_PROJECTS (or the --scope), or give the account access"
+        )
+        return {400: missing, 404: missing}
+
+    def _filter(self, session: JiraSession, context: FetchContext, project: str) -> str:
+        since = None if context.full else context.since
+        sprints: list[str] = []
+        if since is not None:
+            new = sprints_stored_since_last_run(project)
+            if new is None:
+                logger.info(
+                    "more than %s sprints stored since the last jira/issues run of %s: "
+                    "reading the whole project to link their issues",
+                    SPRINTS_TO_LINK_LIMIT,
+                    project,
+                )
+                since = None
+            else:
+                sprints = new
+        return issues_filter(project, since, session.facts.time_zone, sprints)
+
+    def _cloud_pages(
+        self, session: JiraSession, context: FetchContext, project: str, fields: list[str]
+    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
+        cursor = context.cursor or {}
+        jql = cursor.get("jql") or ordered(self._filter(session, context, project))
+        token = cursor.get("token")
+        errors = self._search_errors(session, project)
+        while True:
+            try:
+                data = session.client.search_cloud(
+                    jql, fields=fields, max_results=page_size(), token=token, errors=errors
+                )
+            except PermanentError:
+                if token is None or token != cursor.get("token"):
+                    raise
+                # A kept token lives 7 days; an expired one restarts this run's search
+                # (pages read again count unchanged).
+                logger.info("the kept nextPageToken was refused; searching %s again", project)
+                token = None
+                continue
+            token = data.get("nextPageToken") or None
+            # Cloud leaves nextPageToken out of the last page (and may say isLast).
+            last = bool(data.get("isLast")) or token is None
+            yield _issues_of(data), (None if last else {"jql": jql, "token": token})
+            if last:
+                return
+
+    def _data_center_pages(
+        self, session: JiraSession, context: FetchContext, project: str, fields: list[str]
+    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
+        cursor = context.cursor or {}
+        jql_filter = cursor.get("filter") or self._filter(session, context, project)
+        anchor: str | None = cursor.get("anchor")
+        skip = int(cursor.get("skip", 0))
+        errors = self._search_errors(session, project)
+        time_zone = session.facts.time_zone
+        while True:
+            data = session.client.search_data_center(
+                ordered(jql_filter, anchor),
+                fields=fields,
+                max_results=page_size(),
+                start_at=skip,
+                errors=errors,
+            )
+            issues = _issues_of(data)
+            total = data.get("total")
+            last = not issues or (isinstance(total, int) and skip + len(issues) >= total)
+            anchor, skip = next_anchor(issues, anchor, skip, time_zone)
+            next_cursor = None if last else {"filter": jql_filter, "anchor": anchor, "skip": skip}
+            yield issues, next_cursor
+            if last:
+                return
+
+    # --- reconciliation (ingestion.reconcile) ---------------------------------------------------
+    def live_keys(self, scope: str) -> Iterator[str]:
+        """The ids of every issue a search of the project returns now (ids only)."""
+        project = project_key(scope)
+        jql = f"project = {literal(project)} ORDER BY key ASC"
+        with fetching() as session:
+            errors = self._search_errors(session, project)
+            for issues in _id_pages(session, jql, errors):
+                yield from (str(issue["id"]) for issue in issues if isinstance(issue, dict))
+
+    def still_live(self, scope: str, keys: list[str]) -> set[str]:
+        """Which of `keys` a search of the project returns when asked for them by id: the
+        check before marking, in case an issue moved while the project was listed."""
+        project = project_key(scope)
+        found: set[str] = set()
+        with fetching() as session:
+            errors = self._search_errors(session, project)
+            for start in range(0, len(keys), ID_CHECK_BATCH):
+                jql = issue_ids_filter(project, keys[start : start + ID_CHECK_BATCH])
+                for issues in _id_pages(session, f"{jql} ORDER BY key ASC", errors):
+                    found.update(str(issue["id"]) for issue in issues if isinstance(issue, dict))
+        return found
+
+    def scope_rows(self, scope: str) -> QuerySet[Issue]:
+        return Issue.objects.filter(source=Source.JIRA, upstream_project=scope)
+
+
+@register
+class SprintsStream(JiraStream):
+    """A board's sprints (future, active and closed), every run: boards have tens of them,
+    and a sprint's payload has no change time to be incremental on."""
+
+    entity = "sprints"
+    model = Sprint
+
+    def configured_scopes(self) -> list[str]:
+        return configured_boards()
+
+    def natural_key(self, record: dict[str, Any]) -> str:
+        return normalize.sprint_key(record)
+
+    def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
+        return normalize.sprint_rows(record)
+
+    def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
+        board = board_id(context.scope)
+        start_at = int((context.cursor or {}).get("startAt", 0))
+        with fetching() as session:
+            account = session.facts.account or "the account"
+            errors = {
+                404: f"Jira has no board {board} that {account} can see: fix JIRA_BOARDS "
+                "(or the --scope)",
+                400: f"Jira board {board} has no sprints (a kanban board?): leave it out of "
+                "JIRA_BOARDS",
+            }
+            hub = normalize.sprint_context(site=session.credentials.base_url, board=board)
+            reported = 0
+            while True:
+                records, last = session.client.board_sprints(
+                    board, start_at=start_at, errors=errors
+                )
+                start_at += len(records)
+                yield Page(
+                    [normalize.with_context(record, hub) for record in records],
+                    None if last else {"startAt": start_at},
+                    requests=session.requests - reported,
+                )
+                reported = session.requests
+                if last:
+                    return
+
+
+def _issues_of(data: Any) -> list[dict[str, Any]]:
+    issues = data.get("issues") if isinstance(data, dict) else None
+    if not isinstance(issues, list):
+        raise PermanentError("Jira answered a search without an issues list.")
+    return issues
+
+
+def _id_pages(
+    session: JiraSession, jql: str, errors: dict[int, str]
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of a search asking for issue ids only."""
+    client, cloud = session.client, session.facts.is_cloud
+    size = ID_PAGE_SIZE[cloud]
+    token: str | None = None
+    start_at = 0
+    while True:
+        if cloud:
+            data = client.search_cloud(
+                jql, fields=["id"], max_results=size, token=token, errors=errors
+            )
+            token = data.get("nextPageToken") or None
+            last = bool(data.get("isLast")) or token is None
+        else:
+            data = client.search_data_center(
+                jql, fields=["id"], max_results=size, start_at=start_at, errors=errors
+            )
+            issues = _issues_of(data)
+            start_at += len(issues)
+            total = data.get("total")
+            last = not issues or not isinstance(total, int) or start_at >= total
+        yield _issues_of(data)
+        if last:
+            return
+
+
+def next_anchor(
+    issues: list[dict[str, Any]], anchor: str | None, skip: int, time_zone: str
+) -> tuple[str | None, int]:
+    """Where the next Data Center page starts: from the minute of the last issue read,
+    past the issues of that minute already read. When that minute cannot be told
+    exactly, the offset moves on instead (a re-read is harmless; a skip is not)."""
+    minutes = [_minute_of(issue, time_zone) for issue in issues]
+    last = minutes[-1] if minutes else None
+    if last is None or last == anchor:
+        return anchor, skip + len(issues)
+    return last, sum(1 for minute in minutes if minute == last)
+
+
+def _minute_of(issue: Any, time_zone: str) -> str | None:
+    fields = issue.get("fields") if isinstance(issue, dict) else None
+    if not isinstance(fields, dict):
+        return None
+    try:
+        updated = parse_time(fields.get("updated"), "fields.updated")
+    except RecordRejected:
+        return None
+    return exact_minute(updated, time_zone) if updated else None
+
+
+def _with_context(
+    issues: list[dict[str, Any]], hub: dict[str, Any], sprint_field: str
+) -> list[dict[str, Any]]:
+    """The issues with their `_hub` block, naming which of their sprints are stored now
+    (one query per page)."""
+    sprints_of = [_sprints_of(issue, sprint_field) for issue in issues]
+    wanted = {sprint for ids in sprints_of for sprint in ids}
+    known = (
+        set(
+            Sprint.objects.filter(source=Source.JIRA, external_id__in=wanted).values_list(
+                "external_id", flat=True
+            )
+        )
+        if wanted
+        else set()
+    )
+    records = []
+    for issue, ids in zip(issues, sprints_of, strict=True):
+        if not isinstance(issue, dict):
+            records.append(issue)  # the harness rejects it, with the reason
+            continue
+        context = {**hub, "known_sprints": [sprint for sprint in ids if sprint in known]}
+        records.append(normalize.with_context(issue, context))
+    return records
+
+
+def _sprints_of(issue: Any, sprint_field: str) -> list[str]:
+    fields = issue.get("fields") if isinstance(issue, dict) else None
+    if not sprint_field or not isinstance(fields, dict):
+        return []
+    try:
+        return normalize.sprint_ids(fields.get(sprint_field), sprint_field)
+    except RecordRejected:
+        return []  # normalize rejects the issue, with the reason
+
+
+def sprints_stored_since_last_run(project: str) -> list[str] | None:
+    """Ids of the sprints first stored since the last successful jira/issues run of the
+    project began (their issues may have been read before them); None when there are
+    more than SPRINTS_TO_LINK_LIMIT."""
+    started = (
+        SyncState.objects.filter(source=Source.JIRA, entity="issues", scope=project)
+        .values_list("last_run__started_at", flat=True)
+        .first()
+    )
+    if started is None:
+        return []
+    ids = list(
+        Sprint.objects.filter(
+            source=Source.JIRA, first_seen_at__gte=started - SPRINT_LINK_MARGIN
+        ).values_list("external_id", flat=True)[: SPRINTS_TO_LINK_LIMIT + 1]
+    )
+    if len(ids) > SPRINTS_TO_LINK_LIMIT:
+        return None
+    return [sprint for sprint in ids if sprint.isdigit()]
