@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import functools
 import hashlib
 import hmac
@@ -59,6 +60,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -435,46 +437,64 @@ def group_cpu_seconds(group: int) -> float:
     return total
 
 
-def backend_cpu(pids: set[int]) -> dict[int, float]:
-    """CPU time of PostgreSQL backends (readable in /proc: the server is on this machine)."""
-    found = {}
-    for pid in pids:
-        fields = _process_stat(pid)
-        if fields is not None:
-            found[pid] = _cpu_of(fields, children=False)
-    return found
+class BackendMeter:
+    """CPU time of this database's PostgreSQL backends (the server runs on this machine,
+    its processes are in /proc, titled "postgres: ... <database> ...").
 
+    A backend can end within a phase (a worker closing its connection after a task),
+    taking its CPU time with it, so a thread reads them every `every` seconds and
+    keeps each one's last reading.
+    """
 
-def database_backends() -> set[int]:
-    from django.db import connection
+    def __init__(self, database: str, every: float = 0.5) -> None:
+        self.marker = f" {database} ".encode()
+        self.every = every
+        self.before = self._read()
+        self.last = dict(self.before)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        return {row[0] for row in cursor.fetchall()}
+    def _read(self) -> dict[int, float]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"postgres: ") and self.marker in title:
+                fields = _process_stat(entry.name)
+                if fields is not None:
+                    found[int(entry.name)] = _cpu_of(fields, children=False)
+        return found
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(self.every):
+            self.last.update(self._read())
+
+    def read(self) -> float:
+        self.stopping.set()
+        self.thread.join()
+        self.last.update(self._read())
+        return sum(seconds - self.before.get(pid, 0.0) for pid, seconds in self.last.items())
 
 
 class CpuMeter:
     """CPU seconds spent by the servers between `__init__` and `read`."""
 
-    def __init__(self, services: dict[str, Service]) -> None:
+    def __init__(self, services: dict[str, Service], database: str) -> None:
         self.services = services
         self.before = {name: service.cpu_seconds() for name, service in services.items()}
-        self.backends_before = backend_cpu(database_backends())
+        self.backends = BackendMeter(database)
 
     def read(self) -> dict[str, float]:
         used = {
             name: service.cpu_seconds() - self.before[name]
             for name, service in self.services.items()
         }
-        # Backends that began during the phase count from zero; one that ended is lost
-        # (with CONN_MAX_AGE=60 the web and worker connections outlive a phase).
-        after = backend_cpu(database_backends() | set(self.backends_before))
-        used["PostgreSQL"] = sum(
-            seconds - self.backends_before.get(pid, 0.0) for pid, seconds in after.items()
-        )
+        used["PostgreSQL"] = self.backends.read()
         return used
 
 
@@ -510,6 +530,10 @@ def wait_for_log(service: Service, text: str, timeout: float = 90.0) -> None:
             return
         time.sleep(0.3)
     raise RuntimeError(f"{service.name} did not log {text!r} in {timeout:.0f} s:\n{service.tail()}")
+
+
+def database_name(arguments: argparse.Namespace) -> str:
+    return arguments.postgres_url.rpartition("/")[2]
 
 
 def hub_environment(arguments: argparse.Namespace) -> dict[str, str]:
@@ -733,18 +757,59 @@ def print_rows(counts: RowCounts) -> None:
     )
 
 
-def print_profile(folder: Path, lines: int = 35) -> None:
-    files = [str(path) for path in sorted(folder.glob("worker-*.prof")) if path.stat().st_size]
-    if not files:
-        print("  (no profile was saved)", flush=True)
-        return
-    stats = pstats.Stats(*files, stream=io.StringIO())
+def print_stats(stats: pstats.Stats, title: str, lines: int = 40) -> None:
     for order in ("cumulative", "tottime"):
         buffer = io.StringIO()
-        stats.stream = buffer
+        stats.stream = buffer  # type: ignore[attr-defined]
         stats.strip_dirs().sort_stats(order).print_stats(lines)
-        print(f"  --- profile of the webhook requests (both workers), by {order} ---")
+        print(f"  --- profile of {title} (CPU time), by {order} ---")
         print("\n".join(f"    {line}" for line in buffer.getvalue().splitlines()), flush=True)
+
+
+def print_request_profiles(folder: Path) -> None:
+    for name, title in (
+        ("ceiling", "the INSERT ceiling's requests"),
+        ("hub", "the hub's requests"),
+    ):
+        files = [str(path) for path in sorted(folder.glob(f"{name}-*.prof")) if path.stat().st_size]
+        if files:
+            print_stats(pstats.Stats(*files, stream=io.StringIO()), f"{title} (both workers)")
+        else:
+            print(f"  (no profile of {title} was saved)", flush=True)
+
+
+def process_here_profiled() -> None:
+    """`--profile`: the processing job's work, run in this process under cProfile."""
+    from ingestion.webhooks import process_pending
+
+    profiler = cProfile.Profile(time.process_time)
+    started, cpu_started = time.monotonic(), time.process_time()
+    profiler.enable()
+    result = process_pending()
+    profiler.disable()
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    print(
+        f"  processing in this process: {result.processed:,} processed, {result.ignored:,} "
+        f"ignored, {result.failed:,} failed, {result.waiting:,} waiting, in {seconds:.1f} s "
+        f"({result.processed / seconds:,.0f} deliveries/s), {cpu:.1f} s CPU here "
+        f"({1000 * cpu / max(result.processed, 1):.2f} ms per delivery, profiler included)",
+        flush=True,
+    )
+    print_stats(pstats.Stats(profiler, stream=io.StringIO()), "the processing")
+
+
+def print_drain(
+    drained: float | None, since: str, total: float, unique: int, cpu: dict[str, float]
+) -> None:
+    if drained is None:
+        print("  drain: MISS, deliveries still waiting at the timeout", flush=True)
+        return
+    print(
+        f"  drain: {drained:.1f} s after the load ended; all {unique:,} processed "
+        f"{total:.1f} s after {since} ({unique / max(total, 0.001):,.0f} deliveries/s); CPU "
+        "meanwhile: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu.items()),
+        flush=True,
+    )
 
 
 # --- The run ---------------------------------------------------------------------------------
@@ -760,7 +825,7 @@ def measure(
     order: list[int],
     arguments: argparse.Namespace,
 ) -> LoadResult:
-    meter = CpuMeter(services)
+    meter = CpuMeter(services, database_name(arguments))
     result = run_load(label, port, path, parts, deliveries, order, arguments)
     result.cpu = meter.read()
     print_load(result)
@@ -815,10 +880,11 @@ def run(arguments: argparse.Namespace) -> int:
         previous_handler = signal.signal(signal.SIGTERM, _terminate)
         try:
             web.start()
-            cluster.start()
+            if not (arguments.cluster_after_load or arguments.profile):
+                cluster.start()
+                wait_for_log(cluster, "running.")
             wait_for_http(web, port)
-            wait_for_log(cluster, "running.")
-            print(f"  gunicorn on 127.0.0.1:{port} and the critical cluster are up", flush=True)
+            print(f"  gunicorn on 127.0.0.1:{port} is up", flush=True)
             warm_up = [Delivery(f"warm-up-{n}", n) for n in range(WARM_UP_REQUESTS)]
             warm_order = list(range(WARM_UP_REQUESTS))
             for path in (VERIFY_PATH, INSERT_PATH):
@@ -845,20 +911,10 @@ def run(arguments: argparse.Namespace) -> int:
             )
             processed = processed_deliveries()
             print(f"    processed while the load ran: {processed:,}", flush=True)
-            meter = CpuMeter(services)
-            drained = wait_for_drain(cluster, arguments.drain_timeout)
-            drain_cpu = meter.read()
-            if drained is None:
-                print(f"  drain: MISS, deliveries still waiting after {arguments.drain_timeout} s")
+            if arguments.profile:
+                process_here_profiled()
             else:
-                total = results[WEBHOOK_PATH].seconds + drained
-                print(
-                    f"  drain: {drained:.1f} s after the load ended (all {len(deliveries):,} "
-                    f"processed {total:.1f} s after the first request: "
-                    f"{len(deliveries) / total:,.0f} deliveries/s); CPU meanwhile: "
-                    + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in drain_cpu.items()),
-                    flush=True,
-                )
+                drain(arguments, cluster, services, results[WEBHOOK_PATH], len(deliveries))
         except BaseException:
             for service in services.values():
                 print(f"  --- the end of the {service.name}'s log ---\n{service.tail()}")
@@ -868,9 +924,11 @@ def run(arguments: argparse.Namespace) -> int:
                 service.stop()
             signal.signal(signal.SIGTERM, previous_handler)
         if profile_folder is not None:
-            print_profile(profile_folder)
+            print_request_profiles(profile_folder)
     counts = count_rows(deliveries)
     print_rows(counts)
+    if waiting_deliveries():
+        print("  MISS: deliveries are still waiting", flush=True)
     hub, ceiling = results[WEBHOOK_PATH], results[INSERT_PATH]
     p99 = hub.percentile_ms(0.99)
     target_rate = TARGET_SHARE_OF_CEILING * ceiling.rate
@@ -900,6 +958,28 @@ def run(arguments: argparse.Namespace) -> int:
     return 0 if counts.exact and not unanswered else 1
 
 
+def drain(
+    arguments: argparse.Namespace,
+    cluster: Service,
+    services: dict[str, Service],
+    load: LoadResult,
+    unique: int,
+) -> None:
+    """Wait for the cluster to process every delivery (starting it first with
+    `--cluster-after-load`) and print how long it took."""
+    if arguments.cluster_after_load:
+        cluster.start()
+        wait_for_log(cluster, "running.")
+        print("  the critical cluster is up now", flush=True)
+    meter = CpuMeter(services, database_name(arguments))
+    drained = wait_for_drain(cluster, arguments.drain_timeout)
+    cpu = meter.read()
+    if arguments.cluster_after_load:
+        print_drain(drained, "the cluster started", drained or 0.0, unique, cpu)
+    else:
+        print_drain(drained, "the first request", load.seconds + (drained or 0.0), unique, cpu)
+
+
 def _terminate(number: int, frame: Any) -> None:
     """SIGTERM ends the run through its `finally`: the servers are stopped."""
     raise SystemExit(128 + number)
@@ -920,9 +1000,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=900.0, help="seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--cluster-after-load",
+        action="store_true",
+        help="start the worker cluster only after the load: the receiving path alone, then "
+        "the processing alone (deliveries wait for a worker, as when it is down)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
-        help="cProfile the webhook requests in the gunicorn workers (slows them down)",
+        help="cProfile (CPU time) the hub's and the INSERT ceiling's requests in the gunicorn "
+        "workers, and the processing, run in this process after the load instead of in the "
+        "cluster (slows everything down: for finding where the time goes, not for figures)",
     )
     arguments = parser.parse_args(argv)
     if arguments.connections < arguments.client_processes or arguments.client_processes < 1:

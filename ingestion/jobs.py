@@ -207,7 +207,7 @@ def fan_out_syncs(
     chosen_scopes = list(scopes) if scopes is not None else None
     jobs = []
     for stream in all_streams():
-        if source and stream.source != source:
+        if source and source not in (stream.source, stream.scopes_of):
             continue
         if scoped_only and not stream.scoped:
             continue
@@ -259,7 +259,8 @@ def fan_out_source_syncs(
         .exclude(status__in=FINISHED_JOB_STATUSES)
         .values_list("source", flat=True)
     )
-    sources = sorted({stream.source for stream in all_streams()} - pending)
+    # A source whose streams all follow another's scopes is synced by that source's sync.
+    sources = sorted({stream.source for stream in all_streams() if not stream.scopes_of} - pending)
     return [
         enqueue_source_sync(source, full=full, priority=priority, created_by="schedule")
         for source in sources

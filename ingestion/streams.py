@@ -120,6 +120,10 @@ class Stream:
     model: ClassVar[type[models.Model]]
     # True when the stream runs per scope (a repository, a project, a channel).
     scoped: ClassVar[bool] = False
+    # Another source whose scopes this stream runs for (github_actions streams run per
+    # GitHub repository): that source's sync queues it, once its scopes are known, and
+    # the schedule does not run this stream's source on its own.
+    scopes_of: ClassVar[str] = ""
     # Re-read window on incremental syncs, sized to the upstream's time resolution.
     overlap: ClassVar[dt.timedelta] = dt.timedelta(0)
     # List fields whose stored values are kept and joined with the incoming ones

@@ -136,8 +136,11 @@ def workflow_run_records(
     payload: dict[str, Any], repository: dict[str, Any], full_name: str
 ) -> list[StreamRecords]:
     run = _object(payload, "workflow_run")
-    # The run object carries its repository; the payload's is the authoritative one.
-    return [StreamRecords(Source.GITHUB_ACTIONS, "builds", full_name, [run])]
+    workflow = payload.get("workflow") if isinstance(payload.get("workflow"), dict) else {}
+    # The run names its repository itself; the workflow's name comes beside it (a run's
+    # own `name` may be empty), and the normalizer falls back to it.
+    context = hub_context(repository["id"], full_name, workflow_name=workflow.get("name") or "")
+    return [StreamRecords(Source.GITHUB_ACTIONS, "builds", full_name, [with_context(run, context)])]
 
 
 def workflow_job_records(

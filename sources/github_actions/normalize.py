@@ -222,6 +222,10 @@ def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 def build_job_rows(job: dict[str, Any]) -> list[Row]:
     job = _object(job, "workflow job")
     status, original_status = _status(job)
+    # Older deliveries (GitHub's own `queued` example among them) have no created_at.
+    created_at = parse_time(job.get("created_at"), "created_at", required=False)
+    started_at = parse_time(job.get("started_at"), "started_at", required=False)
+    finished_at = parse_time(job.get("completed_at"), "completed_at", required=False)
     return [
         Row(
             BuildJob,
@@ -237,13 +241,22 @@ def build_job_rows(job: dict[str, Any]) -> list[Row]:
                 "labels": _labels(job),
                 "steps": _steps(job),
                 "url": _text(job, "html_url"),
-                # Older deliveries (GitHub's own `queued` example among them) have no created_at.
-                "created_at": parse_time(job.get("created_at"), "created_at", required=False),
-                "started_at": parse_time(job.get("started_at"), "started_at", required=False),
-                "finished_at": parse_time(job.get("completed_at"), "completed_at", required=False),
+                "created_at": created_at,
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "version_at": _job_version(status, created_at, started_at, finished_at),
             },
         )
     ]
+
+
+def _job_version(status: str, *times: dt.datetime | None) -> dt.datetime | None:
+    """A job's latest time plus its status rank in microseconds (as for builds): a late
+    `in_progress` delivery after `completed` is older and changes nothing."""
+    latest = max((moment for moment in times if moment is not None), default=None)
+    if latest is None:
+        return None
+    return latest + dt.timedelta(microseconds=_STATUS_RANK[status])
 
 
 def build_job_time(job: dict[str, Any]) -> dt.datetime | None:

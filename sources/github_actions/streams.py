@@ -102,6 +102,8 @@ class ActionsStream(Stream):
 
     source = Source.GITHUB_ACTIONS
     scoped = True
+    # Per GitHub repository: the github source sync queues these once it knows them.
+    scopes_of = Source.GITHUB
 
     def configured_scopes(self) -> list[str]:
         return configured_repositories()
@@ -178,7 +180,7 @@ class BuildsStream(ActionsStream):
                         "read": read,
                     }
                 else:
-                    narrowed = self._narrowed(before, listed, read)
+                    narrowed = self._narrowed(repository, before, listed, read)
                     next_cursor = {"before": narrowed, "read": 0} if narrowed else None
                 records = [*earlier, *listed.records]
                 yield Page(records, next_cursor, listed.requests + requests)
@@ -187,7 +189,9 @@ class BuildsStream(ActionsStream):
             before, url, read = narrowed, None, 0
 
     @staticmethod
-    def _narrowed(before: str | None, last: EnvelopePage, read: int) -> str | None:
+    def _narrowed(
+        repository: Repository, before: str | None, last: EnvelopePage, read: int
+    ) -> str | None:
         """After a list's last page: None when it held every run it counted, else the
         upper bound of the next list (the oldest run read: runs of that second are
         read again, as unchanged rows)."""
@@ -195,13 +199,22 @@ class BuildsStream(ActionsStream):
             return None
         oldest = _oldest_created(last.records)
         if oldest is None:
-            logger.warning("the runs list ended after %s of %s runs, empty", read, last.total_count)
+            logger.warning(
+                "the runs list of %s ended, empty, after %s of the %s runs it counted",
+                repository.full_name,
+                read,
+                last.total_count,
+            )
             return None
         bound = iso(oldest)
         if bound == before:
             # More than a search's worth of runs created in one second: skip that second
             # rather than read it forever.
-            logger.warning("more runs created at %s than GitHub lists; some are skipped", bound)
+            logger.warning(
+                "%s has more runs created at %s than GitHub lists at once; some are skipped",
+                repository.full_name,
+                bound,
+            )
             bound = iso(oldest - dt.timedelta(seconds=1))
         return bound
 
@@ -260,6 +273,7 @@ class BuildJobsStream(ActionsStream):
 
     entity = "build_jobs"
     model = BuildJob
+    version_field = "version_at"
     # The checkpoint is this hub's own clock (the builds' last_seen_at): ten minutes cover
     # a builds page that committed while this stream was reading the table.
     overlap = dt.timedelta(minutes=10)
@@ -275,6 +289,8 @@ class BuildJobsStream(ActionsStream):
             # Resume inside the jobs list of the build the cursor names.
             build = _ChangedBuild(after[1], int(cursor["run"]), after[0])
             yield from self._run_jobs(client, repository, context, build, cursor["url"])
+        # Runs whose jobs this run read. Not kept in the cursor: after a resume, a later
+        # attempt of a run read before the stop asks once more (its rows come unchanged).
         fetched_runs: set[int] = set()
         for build in self._changed_builds(repository, context, after):
             if build.run_id in fetched_runs:

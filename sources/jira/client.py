@@ -21,6 +21,7 @@ import email.utils
 import hashlib
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -172,6 +173,32 @@ def mark_refused(credentials: Credentials, reason: str) -> None:
 
 
 @dataclass
+class Attempt:
+    """What one library call gave: its value, or the exception it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+
+def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Attempt:
+    """Run one library call, keeping its failure for the caller (it may run in a thread;
+    it touches nothing but the network)."""
+    try:
+        return Attempt(value=function(*args, **kwargs))
+    except (JIRAError, *BAD_URL_EXCEPTIONS, *TRANSIENT_EXCEPTIONS, ValueError) as error:
+        return Attempt(error=error)
+
+
+@dataclass
+class Pending:
+    """A request sent in the background (`JiraClient.start`)."""
+
+    what: str
+    future: Future[Attempt]
+    errors: dict[int, str]
+
+
+@dataclass
 class RequestCount:
     """Requests sent by one fetch, over every client it used."""
 
@@ -196,6 +223,7 @@ class JiraClient:
         self.credentials = credentials
         self.count = count or RequestCount()
         self.accepted = False
+        self._background: ThreadPoolExecutor | None = None
         auth: dict[str, Any] = (
             {"token_auth": credentials.secret}
             if credentials.kind == "pat"
@@ -223,6 +251,9 @@ class JiraClient:
             self.jira._fields_cache_value = dict(field_clauses)
 
     def close(self) -> None:
+        if self._background is not None:
+            # A page fetched ahead that nobody will read: let it end, then close.
+            self._background.shutdown(wait=True, cancel_futures=True)
         self.jira.close()
 
     @property
@@ -243,28 +274,54 @@ class JiraClient:
         means something in this call (a 404 board, a 400 search); `site_check` marks
         the calls that vouch for the credential (serverInfo, myself)."""
         self.count.sent += 1
-        try:
-            result = function(*args, **kwargs)
-        except JIRAError as error:
-            raise self._error(what, error, errors or {}, site_check) from None
-        except BAD_URL_EXCEPTIONS:
+        return self._outcome(what, _attempt(function, *args, **kwargs), errors or {}, site_check)
+
+    def start(
+        self,
+        what: str,
+        function: Callable[..., Any],
+        *args: Any,
+        errors: dict[int, str] | None = None,
+        **kwargs: Any,
+    ) -> Pending:
+        """Send a request in the background and return at once; `finish` waits for it.
+
+        A search page is fetched while the harness loads the one before: the upstream's
+        answer time overlaps our own work instead of adding to it. Only the HTTP call
+        runs in the thread; what it means (errors, the breaker) is decided in `finish`.
+        """
+        self.count.sent += 1
+        if self._background is None:
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="jira-prefetch")
+        future = self._background.submit(_attempt, function, *args, **kwargs)
+        return Pending(what, future, errors or {})
+
+    def finish(self, pending: Pending) -> Any:
+        return self._outcome(pending.what, pending.future.result(), pending.errors, False)
+
+    def _outcome(
+        self, what: str, attempt: Attempt, errors: dict[int, str], site_check: bool
+    ) -> Any:
+        error = attempt.error
+        if error is None:
+            if not self.accepted:
+                # Once per fetch: a success ends the host's run of failures.
+                record_success(host_key(self.credentials.host))
+                self.accepted = True
+            return attempt.value
+        if isinstance(error, JIRAError):
+            raise self._error(what, error, errors, site_check) from None
+        if isinstance(error, BAD_URL_EXCEPTIONS):
             raise PermanentError(
                 f"JIRA_BASE_URL {self.credentials.base_url!r} is not a usable URL."
             ) from None
-        except TRANSIENT_EXCEPTIONS as error:
-            record_failure(host_key(self.credentials.host))
+        record_failure(host_key(self.credentials.host))
+        if isinstance(error, TRANSIENT_EXCEPTIONS):
             raise TransientError(
                 f"{what} failed: {type(error).__name__} talking to {self.credentials.host}"
             ) from None
-        except ValueError:
-            # A body that is not JSON: a proxy's error page, a cut-off answer.
-            record_failure(host_key(self.credentials.host))
-            raise TransientError(f"{what}: Jira answered a body that is not JSON") from None
-        if not self.accepted:
-            # Once per fetch: a success ends the host's run of failures.
-            record_success(host_key(self.credentials.host))
-            self.accepted = True
-        return result
+        # A body that is not JSON: a proxy's error page, a cut-off answer.
+        raise TransientError(f"{what}: Jira answered a body that is not JSON") from None
 
     def _error(
         self, what: str, error: JIRAError, errors: dict[int, str], site_check: bool
@@ -319,7 +376,7 @@ class JiraClient:
         return [str(project.key) for project in projects]
 
     # --- issues ---------------------------------------------------------------------------------
-    def search_cloud(
+    def start_search_cloud(
         self,
         jql: str,
         *,
@@ -327,10 +384,10 @@ class JiraClient:
         max_results: int,
         token: str | None = None,
         errors: dict[int, str] | None = None,
-    ) -> dict[str, Any]:
-        """One page of Cloud's enhanced search (`nextPageToken`, `isLast`)."""
+    ) -> Pending:
+        """One page of Cloud's enhanced search (`nextPageToken`, `isLast`), sent now."""
         # GET /rest/api/3/search/jql
-        return self.call(
+        return self.start(
             "GET /rest/api/3/search/jql",
             self.jira.enhanced_search_issues,
             jql,
@@ -341,7 +398,7 @@ class JiraClient:
             errors=errors,
         )
 
-    def search_data_center(
+    def start_search_data_center(
         self,
         jql: str,
         *,
@@ -349,10 +406,10 @@ class JiraClient:
         max_results: int,
         start_at: int = 0,
         errors: dict[int, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Pending:
         """One page of the classic search (`startAt`, `total`), for Data Center / Server."""
         # GET /rest/api/2/search
-        return self.call(
+        return self.start(
             "GET /rest/api/2/search",
             self.jira.search_issues,
             jql,

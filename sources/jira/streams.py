@@ -26,18 +26,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from ingestion.choices import RunStatus
 from ingestion.errors import IngestionError, PermanentError, RecordRejected
-from ingestion.models import SyncState
+from ingestion.models import SyncRun, SyncState
 from ingestion.parsing import parse_time
 from ingestion.streams import FetchContext, Page, Row, Stream, register
 from sources.jira import normalize
-from sources.jira.client import is_configured
+from sources.jira.client import Pending, is_configured
 from sources.jira.jql import (
     check_project_key,
     exact_minute,
-    issue_ids_filter,
     issues_filter,
     literal,
     ordered,
@@ -48,6 +48,8 @@ from tracking.models import Bug, Issue, Sprint
 
 logger = logging.getLogger("ingestion")
 
+# Not "project": the search names it, and its object (avatars and all) is a sixth of a
+# payload that is encoded, hashed and kept per issue.
 ISSUE_FIELDS = (
     "summary",
     "description",
@@ -62,18 +64,13 @@ ISSUE_FIELDS = (
     "created",
     "updated",
     "resolutiondate",
-    "project",
 )
 # Searches asking for ids only may page by up to 5,000 on Cloud; Data Center's default
 # cap (jira.search.views.default.max) is 1,000.
 ID_PAGE_SIZE = {True: 5000, False: 1000}
-# Ids per `id in (…)` check, well inside a URL's length.
-ID_CHECK_BATCH = 500
 # Sprints stored since the last issues run whose issues one search re-reads; beyond
 # this the run re-reads the whole project instead of writing a very long JQL.
 SPRINTS_TO_LINK_LIMIT = 200
-# A sprint stored while the previous issues run was starting counts as new too.
-SPRINT_LINK_MARGIN = dt.timedelta(minutes=15)
 
 
 def page_size() -> int:
@@ -203,46 +200,69 @@ class IssuesStream(JiraStream):
         )
         return {400: missing, 404: missing}
 
-    def _filter(self, session: JiraSession, context: FetchContext, project: str) -> str:
+    def _filters(self, session: JiraSession, context: FetchContext, project: str) -> list[str]:
+        """The search's filter: changed since the window's lower bound, or in a sprint stored
+        since the last run; then the same without the sprints, in case Jira rejects one of
+        them (a sprint deleted since it was stored here makes the query invalid)."""
         since = None if context.full else context.since
-        sprints: list[str] = []
-        if since is not None:
-            new = sprints_stored_since_last_run(project)
-            if new is None:
-                logger.info(
-                    "more than %s sprints stored since the last jira/issues run of %s: "
-                    "reading the whole project to link their issues",
-                    SPRINTS_TO_LINK_LIMIT,
-                    project,
-                )
-                since = None
-            else:
-                sprints = new
-        return issues_filter(project, since, session.facts.time_zone, sprints)
+        time_zone = session.facts.time_zone
+        if since is None:
+            return [issues_filter(project, None, time_zone)]
+        sprints = sprints_to_link(project)
+        if sprints is None:
+            logger.info(
+                "more than %s sprints stored since the last jira/issues run of %s: "
+                "reading the whole project to link their issues",
+                SPRINTS_TO_LINK_LIMIT,
+                project,
+            )
+            return [issues_filter(project, None, time_zone)]
+        plain = issues_filter(project, since, time_zone)
+        if not sprints:
+            return [plain]
+        return [issues_filter(project, since, time_zone, sprints), plain]
 
     def _cloud_pages(
         self, session: JiraSession, context: FetchContext, project: str, fields: list[str]
     ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
-        cursor = context.cursor or {}
-        jql = cursor.get("jql") or ordered(self._filter(session, context, project))
-        token = cursor.get("token")
+        client, cursor = session.client, context.cursor or {}
+        if cursor.get("jql"):
+            queries = [cursor["jql"]]
+        else:
+            queries = [
+                ordered(jql_filter) for jql_filter in self._filters(session, context, project)
+            ]
         errors = self._search_errors(session, project)
+
+        def search(jql: str, token: str | None) -> Pending:
+            return client.start_search_cloud(
+                jql, fields=fields, max_results=page_size(), token=token, errors=errors
+            )
+
+        jql, kept_token = queries[0], cursor.get("token")
+        pending, first = search(jql, kept_token), True
         while True:
             try:
-                data = session.client.search_cloud(
-                    jql, fields=fields, max_results=page_size(), token=token, errors=errors
-                )
+                data = client.finish(pending)
             except PermanentError:
-                if token is None or token != cursor.get("token"):
-                    raise
-                # A kept token lives 7 days; an expired one restarts this run's search
-                # (pages read again count unchanged).
-                logger.info("the kept nextPageToken was refused; searching %s again", project)
-                token = None
-                continue
+                if first and kept_token is not None:
+                    # A kept token lives 7 days; an expired one restarts this window's
+                    # search (pages read again count unchanged).
+                    logger.info("the kept nextPageToken was refused; searching %s again", project)
+                    pending, kept_token = search(jql, None), None
+                    continue
+                if first and jql != queries[-1]:
+                    logger.warning("Jira refused the search with new sprints; searching without")
+                    jql = queries[-1]
+                    pending = search(jql, None)
+                    continue
+                raise
+            first = False
             token = data.get("nextPageToken") or None
             # Cloud leaves nextPageToken out of the last page (and may say isLast).
             last = bool(data.get("isLast")) or token is None
+            if not last:
+                pending = search(jql, token)  # the next page comes while this one loads
             yield _issues_of(data), (None if last else {"jql": jql, "token": token})
             if last:
                 return
@@ -250,24 +270,42 @@ class IssuesStream(JiraStream):
     def _data_center_pages(
         self, session: JiraSession, context: FetchContext, project: str, fields: list[str]
     ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
-        cursor = context.cursor or {}
-        jql_filter = cursor.get("filter") or self._filter(session, context, project)
-        anchor: str | None = cursor.get("anchor")
-        skip = int(cursor.get("skip", 0))
+        client, cursor = session.client, context.cursor or {}
+        if cursor.get("filter"):
+            filters = [cursor["filter"]]
+        else:
+            filters = self._filters(session, context, project)
         errors = self._search_errors(session, project)
         time_zone = session.facts.time_zone
-        while True:
-            data = session.client.search_data_center(
+
+        def search(jql_filter: str, anchor: str | None, skip: int) -> Pending:
+            return client.start_search_data_center(
                 ordered(jql_filter, anchor),
                 fields=fields,
                 max_results=page_size(),
                 start_at=skip,
                 errors=errors,
             )
+
+        jql_filter, anchor, skip = filters[0], cursor.get("anchor"), int(cursor.get("skip", 0))
+        pending, first = search(jql_filter, anchor, skip), True
+        while True:
+            try:
+                data = client.finish(pending)
+            except PermanentError:
+                if first and jql_filter != filters[-1]:
+                    logger.warning("Jira refused the search with new sprints; searching without")
+                    jql_filter = filters[-1]
+                    pending = search(jql_filter, anchor, skip)
+                    continue
+                raise
+            first = False
             issues = _issues_of(data)
             total = data.get("total")
             last = not issues or (isinstance(total, int) and skip + len(issues) >= total)
             anchor, skip = next_anchor(issues, anchor, skip, time_zone)
+            if not last:
+                pending = search(jql_filter, anchor, skip)  # the next page comes meanwhile
             next_cursor = None if last else {"filter": jql_filter, "anchor": anchor, "skip": skip}
             yield issues, next_cursor
             if last:
@@ -284,17 +322,12 @@ class IssuesStream(JiraStream):
                 yield from (str(issue["id"]) for issue in issues if isinstance(issue, dict))
 
     def still_live(self, scope: str, keys: list[str]) -> set[str]:
-        """Which of `keys` a search of the project returns when asked for them by id: the
-        check before marking, in case an issue moved while the project was listed."""
-        project = project_key(scope)
-        found: set[str] = set()
-        with fetching() as session:
-            errors = self._search_errors(session, project)
-            for start in range(0, len(keys), ID_CHECK_BATCH):
-                jql = issue_ids_filter(project, keys[start : start + ID_CHECK_BATCH])
-                for issues in _id_pages(session, f"{jql} ORDER BY key ASC", errors):
-                    found.update(str(issue["id"]) for issue in issues if isinstance(issue, dict))
-        return found
+        """Which of `keys` a second listing of the project returns. Data Center pages by
+        offset: an issue deleted while the first listing ran shifts the rest, and one of
+        them may be missed; it is not missed twice. (Asking by id, `id in (…)`, would not
+        do: Jira rejects the whole query when one of the ids no longer exists.)"""
+        wanted = set(keys)
+        return {key for key in self.live_keys(scope) if key in wanted}
 
     def scope_rows(self, scope: str) -> QuerySet[Issue]:
         return Issue.objects.filter(source=Source.JIRA, upstream_project=scope)
@@ -362,14 +395,18 @@ def _id_pages(
     start_at = 0
     while True:
         if cloud:
-            data = client.search_cloud(
-                jql, fields=["id"], max_results=size, token=token, errors=errors
+            data = client.finish(
+                client.start_search_cloud(
+                    jql, fields=["id"], max_results=size, token=token, errors=errors
+                )
             )
             token = data.get("nextPageToken") or None
             last = bool(data.get("isLast")) or token is None
         else:
-            data = client.search_data_center(
-                jql, fields=["id"], max_results=size, start_at=start_at, errors=errors
+            data = client.finish(
+                client.start_search_data_center(
+                    jql, fields=["id"], max_results=size, start_at=start_at, errors=errors
+                )
             )
             issues = _issues_of(data)
             start_at += len(issues)
@@ -440,21 +477,46 @@ def _sprints_of(issue: Any, sprint_field: str) -> list[str]:
         return []  # normalize rejects the issue, with the reason
 
 
-def sprints_stored_since_last_run(project: str) -> list[str] | None:
-    """Ids of the sprints first stored since the last successful jira/issues run of the
-    project began (their issues may have been read before them); None when there are
-    more than SPRINTS_TO_LINK_LIMIT."""
-    started = (
-        SyncState.objects.filter(source=Source.JIRA, entity="issues", scope=project)
-        .values_list("last_run__started_at", flat=True)
+def sprints_to_link(project: str) -> list[str] | None:
+    """Ids of the sprints that may have been stored after issues of the project naming them
+    were loaded (and so were not linked to them); None when there are more than
+    SPRINTS_TO_LINK_LIMIT.
+
+    Those are the sprints first stored since the window the last successful
+    jira/issues run of the project covered began: the first attempt after the
+    success before it, as a failed attempt loads pages too. A sprint whose
+    jira/sprints run was still going when that window began may have committed
+    after an issue page looked for it, so the window reaches back to that run's
+    start. Sprints stored before, by runs that had finished, were there for
+    every issue page of the window.
+    """
+    runs = SyncRun.objects.filter(source=Source.JIRA, entity="issues", scope=project)
+    last = runs.filter(status=RunStatus.SUCCEEDED).order_by("-started_at", "-pk").first()
+    if last is None:
+        return []  # no issues of the project were loaded by a successful run yet
+    earlier = (
+        runs.filter(status=RunStatus.SUCCEEDED, started_at__lt=last.started_at)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
         .first()
     )
-    if started is None:
-        return []
+    attempts = runs.filter(started_at__lte=last.started_at)
+    if earlier is not None:
+        attempts = attempts.filter(started_at__gt=earlier)
+    window = attempts.order_by("started_at").values_list("started_at", flat=True).first()
+    window = window or last.started_at
+    overlapping = (
+        SyncRun.objects.filter(source=Source.JIRA, entity="sprints", started_at__lt=window)
+        .filter(Q(finished_at__gte=window) | Q(finished_at__isnull=True))
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    since = min(window, overlapping) if overlapping else window
     ids = list(
-        Sprint.objects.filter(
-            source=Source.JIRA, first_seen_at__gte=started - SPRINT_LINK_MARGIN
-        ).values_list("external_id", flat=True)[: SPRINTS_TO_LINK_LIMIT + 1]
+        Sprint.objects.filter(source=Source.JIRA, first_seen_at__gte=since).values_list(
+            "external_id", flat=True
+        )[: SPRINTS_TO_LINK_LIMIT + 1]
     )
     if len(ids) > SPRINTS_TO_LINK_LIMIT:
         return None

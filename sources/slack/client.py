@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import time
 import urllib.parse
 from typing import Any
 from urllib.error import URLError
@@ -55,6 +56,8 @@ TOKEN_CODES = frozenset(
 )
 # Slack always sends Retry-After with a 429; should it not, wait a Tier 1 minute.
 DEFAULT_RETRY_AFTER = 60.0
+# How long a method found unblocked is not looked up again.
+UNBLOCKED_RECHECK_SECONDS = 1.0
 # What urllib (slack-sdk's HTTP layer) raises when the connection fails, stalls or is cut.
 CONNECTION_ERRORS = (URLError, TimeoutError, ConnectionError, http.client.HTTPException)
 # slack-sdk's text for a body that is not JSON (a proxy's error page): not Slack's answer.
@@ -100,9 +103,9 @@ class SlackClient:
         self.fingerprint = token_fingerprint(token)
         self.api_url = settings.SLACK_API_URL
         self.host = urllib.parse.urlsplit(self.api_url).hostname or self.api_url
-        # Requests sent, retries included: each page reports its share to the harness.
-        self.requests = 0
         self.accepted = False
+        # Per method without a pace of its own: until when no 429 block needs looking for.
+        self.unblocked_until: dict[str, float] = {}
         self.web = WebClient(
             token=token,
             base_url=self.api_url,
@@ -125,8 +128,21 @@ class SlackClient:
         record_failure(host_key(self.host))
 
     def claim(self, method: str) -> float:
-        """0.0 when a request of `method` may go now, else the seconds to wait first."""
-        return pace.claim(self.fingerprint, method)
+        """0.0 when a request of `method` may go now, else the seconds to wait first.
+
+        A method without a pace of its own is only checked for another worker's 429
+        block, and at most once a second: a block missed meanwhile costs one more 429,
+        which this client then records and waits out like any other.
+        """
+        if pace.interval_seconds(method):
+            return pace.claim(self.fingerprint, method)
+        now = time.monotonic()
+        if self.unblocked_until.get(method, 0.0) > now:
+            return 0.0
+        wait = pace.blocked_for(self.fingerprint, method)
+        if not wait:
+            self.unblocked_until[method] = now + UNBLOCKED_RECHECK_SECONDS
+        return wait
 
     def deferred(self, method: str, seconds: float) -> Deferred:
         at = timezone.now() + dt.timedelta(seconds=seconds)
@@ -150,16 +166,25 @@ class SlackClient:
         Returns the answer's data (always `ok: true`). Raises TransientError (its
         `retry_after` set on a 429) or SlackError.
         """
-        self.requests += 1
+        return self.interpret(method, self.exchange(method, params))
+
+    def exchange(self, method: str, params: dict[str, Any]) -> Any:
+        """The HTTP exchange alone: slack-sdk's response, or the error it raised. Touches no
+        database, so several may run at once in worker threads; `interpret` the outcome."""
         try:
-            response = self.web.api_call(method, params=params)
-        except SlackApiError as error:
-            raise self._failure(method, error.response) from None
-        except CONNECTION_ERRORS as error:
+            return self.web.api_call(method, params=params)
+        except (SlackApiError, *CONNECTION_ERRORS) as error:
+            return error
+
+    def interpret(self, method: str, outcome: Any) -> dict[str, Any]:
+        """An exchange's outcome → Slack's data, or the error it stands for."""
+        if isinstance(outcome, SlackApiError):
+            raise self._failure(method, outcome.response)
+        if isinstance(outcome, BaseException):
             raise TransientError(
-                f"{method} failed: {type(error).__name__} talking to {self.host}"
-            ) from None
-        data = response.data
+                f"{method} failed: {type(outcome).__name__} talking to {self.host}"
+            )
+        data = outcome.data
         if not isinstance(data, dict):
             raise TransientError(f"{method} answered a body that is not a JSON object")
         if not self.accepted:
@@ -175,6 +200,7 @@ class SlackClient:
         if status == 429 or code == "ratelimited":
             seconds = _retry_after(dict(response.headers or {}))
             pace.block(self.fingerprint, method, seconds)
+            self.unblocked_until.pop(method, None)
             return TransientError(
                 f"Slack rate-limited {method} (429): no request before {seconds:.0f} s have passed",
                 retry_after=seconds,

@@ -54,7 +54,6 @@ class MethodPace(models.Model):
         null=True, blank=True, help_text="Slack answered 429: no request before this time."
     )
     last_retry_after = models.PositiveIntegerField(null=True, blank=True)
-    requests_made = models.PositiveBigIntegerField(default=0)
     rate_limited = models.PositiveIntegerField(default=0, help_text="429 answers received.")
 
     class Meta:

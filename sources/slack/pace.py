@@ -54,18 +54,14 @@ def claim(fingerprint: str, method: str) -> float:
     asked again. Nothing is taken when a wait is returned.
     """
     interval = interval_seconds(method)
+    if not interval:
+        return blocked_for(fingerprint, method)
     for _ in range(2):
         now = timezone.now()
+        rested = now - dt.timedelta(seconds=interval)
         free = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
-        if interval:
-            rested = now - dt.timedelta(seconds=interval)
-            free &= Q(last_request_at__isnull=True) | Q(last_request_at__lte=rested)
-        taken = (
-            _row(fingerprint, method)
-            .filter(free)
-            .update(last_request_at=now, requests_made=F("requests_made") + 1)
-        )
-        if taken:
+        free &= Q(last_request_at__isnull=True) | Q(last_request_at__lte=rested)
+        if _row(fingerprint, method).filter(free).update(last_request_at=now):
             return 0.0
         state = _row(fingerprint, method).values_list("last_request_at", "blocked_until").first()
         if state is None:
@@ -74,6 +70,14 @@ def claim(fingerprint: str, method: str) -> float:
             continue
         return _wait(now, interval, *state)
     raise RuntimeError(f"the pace row of {method} vanished while claiming it")  # pragma: no cover
+
+
+def blocked_for(fingerprint: str, method: str) -> float:
+    """Seconds a method without a pace of its own must still wait (a 429's block); 0.0 if none."""
+    blocked_until = _row(fingerprint, method).values_list("blocked_until", flat=True).first()
+    if blocked_until is None:
+        return 0.0
+    return max(0.0, (blocked_until - timezone.now()).total_seconds())
 
 
 def _wait(

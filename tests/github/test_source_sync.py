@@ -22,7 +22,7 @@ def test_a_source_sync_stores_the_repositories_and_fans_out_one_job_per_reposito
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
     assert Repository.objects.count() == 3
-    queued = IngestionJob.objects.filter(kind=JobKind.SYNC)
+    queued = IngestionJob.objects.filter(kind=JobKind.SYNC, source="github")
     assert sorted(queued.values_list("entity", "scope")) == sorted(
         (entity, f"acme/repo-00{n}")
         for n in range(3)

@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from ingestion.harness import run_sync
 from ingestion.models import RejectedRecord
+from ingestion.streams import get_stream
 from tests.github_actions.conftest import REPO
 from tracking.choices import BuildStatus
 from tracking.models import Build, BuildJob, Repository
@@ -173,3 +175,22 @@ def test_a_repository_without_stored_builds_asks_for_nothing(actions):
     assert run.status == "succeeded"
     assert run.requests == 0
     assert not actions.requests_to("/jobs")
+
+
+def test_a_stopped_sync_resumes_after_the_last_run_it_committed(synced_builds):
+    actions = synced_builds
+    stream = get_stream("github_actions", "build_jobs")
+    stopped = run_sync(stream, REPO, should_stop=lambda: True)  # stops after its first page
+    (first,) = [r.path for r in actions.requests_to("/jobs")]
+    actions.github.server.clear_requests()
+
+    resumed = actions.sync("build_jobs")
+
+    assert (stopped.status, stopped.pages) == ("stopped", 1)
+    assert BuildJob.objects.count() == len(upstream_jobs(actions))
+    assert resumed.created == len(upstream_jobs(actions)) - stopped.created
+    asked = [r.path for r in actions.requests_to("/jobs")]
+    # Every other run once. The first is asked again only when another of its attempts
+    # comes later in the order (one extra request, its rows unchanged).
+    assert len(asked) == len(set(asked))
+    assert len(set(asked) | {first}) == 12

@@ -201,3 +201,21 @@ def test_a_malformed_run_is_rejected_with_its_reason_and_the_others_are_stored(a
     assert rejected.external_id.endswith(f":{run_id}:1")
     assert "status 'on_fire' is not one of GitHub's" in rejected.error
     assert not Build.objects.filter(run_id=run_id).exists()
+
+
+def test_a_stopped_sync_resumes_in_the_narrower_window_it_had_reached(github):
+    github.upstream.runs_search_limit = 30
+    github.sync("repositories")
+    actions = ActionsUnderTest(github)
+    actions.sync("builds")
+    new = [actions.upstream.add_run(REPO) for _ in range(45)]
+    stream = get_stream("github_actions", "builds")
+    stopped = run_sync(stream, REPO, should_stop=lambda: True)  # stops after the first list
+    actions.github.server.clear_requests()
+
+    actions.sync("builds")
+
+    assert stopped.status == "stopped"
+    assert set(new) <= set(Build.objects.values_list("run_id", flat=True))
+    (request,) = actions.requests_to("/actions/runs")
+    assert ".." in request.query["created"][0]  # the window narrowed before the stop

@@ -45,7 +45,21 @@ def test_the_fanned_out_jobs_sync_builds_and_then_their_jobs(actions, empty_brok
     )
 
 
-def test_the_daily_schedule_includes_a_github_actions_source_sync(actions, empty_broker):
+def test_the_daily_schedule_syncs_actions_through_the_github_source_sync(actions, empty_broker):
     queued = jobs.fan_out_source_syncs()
 
-    assert {"github", "github_actions"} <= {job.source for job in queued}
+    # Actions streams run per GitHub repository: the github sync queues them once it
+    # knows the repositories, never before.
+    assert "github" in {job.source for job in queued}
+    assert "github_actions" not in {job.source for job in queued}
+
+
+def test_the_github_source_sync_queues_the_actions_streams_of_each_repository(github, empty_broker):
+    job = jobs.enqueue_source_sync("github")
+
+    jobs.run_job(job.pk)
+
+    queued = IngestionJob.objects.filter(kind=JobKind.SYNC, source="github_actions")
+    assert sorted(queued.values_list("entity", "scope")) == sorted(
+        (entity, f"acme/repo-00{n}") for n in range(3) for entity in ("build_jobs", "builds")
+    )

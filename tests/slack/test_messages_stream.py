@@ -70,7 +70,9 @@ def test_a_thread_longer_than_a_page_is_read_to_its_end(slack_channels):
 
     assert messages_in(GENERAL).filter(thread_ts=parent).exclude(ts=parent).count() == 20
     assert messages_in(GENERAL).get(ts=parent).reply_count == 20
-    asked = [call for call in slack.upstream.calls_of("conversations.replies") if call["ts"] == parent]
+    asked = [
+        call for call in slack.upstream.calls_of("conversations.replies") if call["ts"] == parent
+    ]
     assert len(asked) == 2  # the parent and 14 replies, then 6
 
 
@@ -171,7 +173,9 @@ def test_a_deploy_bot_named_in_settings_is_typed_whatever_it_says(slack_channels
 
 def test_joins_are_left_out_by_default(slack_channels):
     slack = slack_channels
-    ts = slack.upstream.post(GENERAL, "<@U00000003> has joined", user="U00000003", subtype="channel_join")
+    ts = slack.upstream.post(
+        GENERAL, "<@U00000003> has joined", user="U00000003", subtype="channel_join"
+    )
 
     slack.sync("messages", GENERAL)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 
 from ingestion.errors import RecordRejected
 from ingestion.streams import IdentityRef, Ref, get_stream
@@ -269,7 +269,7 @@ def test_joins_are_dropped_unless_slack_keep_joins(settings):
 
 
 def test_a_message_without_channel_context_is_rejected():
-    with pytest.raises(RecordRejected, match="_hub.channel_id"):
+    with pytest.raises(RecordRejected, match=r"_hub\.channel_id"):
         fields_of(history_message(1))
 
 
@@ -287,10 +287,18 @@ def test_a_ts_sent_as_a_number_is_rejected_rather_than_rounded():
         fields_of(record)
 
 
-def test_a_malformed_ts_is_rejected():
-    record = with_channel({"type": "message", "text": "x", "ts": "yesterday"}, CHANNEL)
+@pytest.mark.parametrize("ts", ["yesterday", "1e9", "1700000000.1234567", "-1.000001", ""])
+def test_a_malformed_ts_is_rejected(ts):
+    record = with_channel({"type": "message", "text": "x", "ts": ts}, CHANNEL)
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(RecordRejected, match="ts"):
+        get_stream("slack", "messages").natural_key(record)
+
+
+def test_a_malformed_edit_time_is_rejected():
+    record = with_channel({"type": "message", "ts": "1.000001", "edited": {"ts": "x"}}, CHANNEL)
+
+    with pytest.raises(RecordRejected, match="ts 'x'"):
         fields_of(record)
 
 

@@ -156,3 +156,25 @@ def test_a_run_without_an_id_fails_naming_the_field(github_hook, process):
     assert delivery.status == DeliveryStatus.FAILED
     assert "id" in delivery.error
     assert not Build.objects.exists()
+
+
+def test_a_late_in_progress_job_after_completed_does_not_move_the_job_back(github_hook, process):
+    github_hook.post("workflow_run", workflow_run("completed"))
+    github_hook.post("workflow_job", workflow_job("completed"))
+    process()
+    github_hook.post("workflow_job", workflow_job("in_progress"))
+    process()
+
+    job = BuildJob.objects.get()
+    assert job.status == BuildStatus.COMPLETED
+    assert job.finished_at is not None
+
+
+def test_the_workflow_name_comes_from_the_delivery_when_the_run_has_none(github_hook, process):
+    payload = workflow_run("completed")
+    payload["workflow_run"]["name"] = ""
+
+    github_hook.post("workflow_run", payload)
+    process()
+
+    assert Build.objects.get().workflow_name == payload["workflow"]["name"]

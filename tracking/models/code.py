@@ -209,6 +209,13 @@ class BuildJob(Provenance):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    version_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the job's state last changed (its latest time, ranked by status): "
+        "an event older than the stored one changes nothing.",
+    )
 
     class Meta:
         ordering = ["build", "started_at", "id"]

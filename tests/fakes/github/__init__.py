@@ -1,5 +1,6 @@
-"""A fake GitHub: the REST API (repositories, branches, commits, issues, pulls, rate
-limits, conditional requests) and the OAuth app flow, on one FakeServer root.
+"""A fake GitHub: the REST API (repositories, branches, commits, issues, pulls, Actions
+workflow runs and jobs, rate limits, conditional requests) and the OAuth app flow, on one
+FakeServer root.
 
     github = FakeGitHub(repositories=3, commits=30)
     server = fake_server(github.app)
@@ -8,9 +9,9 @@ limits, conditional requests) and the OAuth app flow, on one FakeServer root.
 or in its own process (benchmarks):
 `python -m tests.fakes.serve tests.fakes.github:create_app --options '{"repositories": 100}'`.
 
-Modules: `data` (generated records in GitHub's shapes), `fake` (FakeGitHub: data,
-mutators, tokens), `limits` (rate limits, ETags), `routes` (REST endpoints),
-`oauth` (the OAuth endpoints).
+Modules: `data` (generated records in GitHub's shapes), `actions` (workflow runs and
+jobs), `fake` (FakeGitHub: data, mutators, tokens), `limits` (rate limits, ETags),
+`routes` and `actions_routes` (REST endpoints), `oauth` (the OAuth endpoints).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     project = KEY | project in (A, B)        updated >= "2024-01-05 14:30" (also >, <=, <, =)
     created …                                sprint = 12 | sprint in (12, 13)
     issuetype = Bug | status = "In Progress" key = A-1 | key in (A-1, A-2)   (also id, issuekey)
-    a AND b, a OR b, NOT a, ( … )            ORDER BY updated ASC, key ASC  (updated, created, key, id)
+    a AND b, a OR b, NOT a, ( … )            ORDER BY updated ASC, key ASC
+                                             (sortable: updated, created, key, id)
 
 Dates are read in the searching user's time zone, to the minute, as Jira reads
 them: `updated >= "2024-01-05 14:30"` is every update from 14:30:00.000 on.
@@ -64,35 +65,21 @@ class Query:
     order: list[tuple[str, bool]]  # (field, descending)
     fields_named: set[str]
 
-    def sort_key(self, issue: Searchable) -> tuple[Any, ...]:
-        parts: list[Any] = []
+    def sort_key(self, issue: Searchable, project_rank: dict[str, int]) -> tuple[int, ...]:
+        """Numbers only, so a keyset page token can carry it as JSON."""
+        parts: list[int] = []
         for name, descending in self.order or [("key", False)]:
             if name in ("key", "issuekey"):
-                value: Any = (issue.project, issue.number)
-                parts.append(_Reversed(value) if descending else value)
+                number = project_rank.get(issue.project, 0) * 1_000_000_000 + issue.number
+            elif name == "updated":
+                number = issue.updated_ms
+            elif name == "created":
+                number = issue.created_ms
             else:
-                number = {"updated": issue.updated_ms, "created": issue.created_ms}.get(
-                    name, issue.id
-                )
-                parts.append(-number if descending else number)
-        parts.append(issue.id)  # a total order, so keyset tokens never tie
+                number = issue.id
+            parts.append(-number if descending else number)
+        parts.append(issue.id)  # a total order: keyset tokens never tie
         return tuple(parts)
-
-
-class _Reversed:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return other.value < self.value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reversed) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash(self.value)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -238,7 +225,9 @@ class _Parser:
             return _membership(lambda issue: issue.project, keys, operator)
         if field in ("updated", "created"):
             if operator in ("in", "not in"):
-                raise jql_error(f"The operator '{operator}' is not supported by the '{field}' field.")
+                raise jql_error(
+                    f"The operator '{operator}' is not supported by the '{field}' field."
+                )
             bound = self._date(field, values[0])
             attribute = "updated_ms" if field == "updated" else "created_ms"
             return _comparison(lambda issue: getattr(issue, attribute), operator, bound)
@@ -250,7 +239,9 @@ class _Parser:
                 ids.add(int(value))
             wanted = operator in ("=", "in")
             if operator not in ("=", "in", "!=", "not in"):
-                raise jql_error(f"The operator '{operator}' is not supported by the 'sprint' field.")
+                raise jql_error(
+                    f"The operator '{operator}' is not supported by the 'sprint' field."
+                )
             return lambda issue: bool(ids.intersection(issue.sprints)) == wanted
         if field in ("issuetype", "type"):
             names = {value.lower() for value in values}

@@ -10,7 +10,10 @@ What a test can make happen:
 - tokens: `revoke_token` (then `invalid_auth`); no token at all is `not_authed`;
   `missing_scopes` ("channels:history" → `missing_scope`; "users:read.email" →
   no emails in `users.list`);
-- errors: `fail_next(method, error, times, **extra)` answers `ok: false`;
+- errors: `fail_next(method, error, times, after=0, **extra)` answers `ok: false`;
+  `replace_next(method, payload)` answers a payload of the test's making (a broken one);
+  `expire_cursors()` makes every history and replies cursor handed out so far invalid
+  (`invalid_cursor`), as Slack's do in time;
 - rate limits per method: `rate_limit_next(method, retry_after, times)`, and a real
   per-minute window per (token, method) with `per_minute={"conversations.history": 1}`;
 - the 2025 limit of 15 messages a page for apps outside the Marketplace: `page_cap=15`;
@@ -162,7 +165,11 @@ class FakeSlack:
         # Every answered call: (method, its parameters), and counts by method.
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.counts: Counter[str] = Counter()
-        self._failures: dict[str, deque[tuple[str, dict[str, Any]]]] = defaultdict(deque)
+        # Per method, what the next calls answer instead: None (the real answer), an error
+        # code and its extra keys, or a whole payload.
+        self._scripted: dict[str, deque[tuple[str, Any] | None]] = defaultdict(deque)
+        # History and replies cursors handed out and still valid.
+        self._cursors: set[str] = set()
         self._limited: dict[str, deque[int]] = defaultdict(deque)
         self._windows: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.app = _build_app(self)
@@ -176,10 +183,27 @@ class FakeSlack:
         with self._lock:
             self.tokens.discard(token)
 
-    def fail_next(self, method: str, error: str, times: int = 1, **extra: Any) -> None:
-        """The next `times` calls of `method` answer `{"ok": false, "error": error, **extra}`."""
+    def fail_next(
+        self, method: str, error: str, times: int = 1, *, after: int = 0, **extra: Any
+    ) -> None:
+        """After `after` more calls of `method` answered for real, the next `times` answer
+        `{"ok": false, "error": error, **extra}`."""
         with self._lock:
-            self._failures[method].extend([(error, extra)] * times)
+            self._script(method, after, [("error", (error, extra))] * times)
+
+    def replace_next(self, method: str, payload: Any, times: int = 1, *, after: int = 0) -> None:
+        """The next `times` calls of `method` (after `after` real ones) answer `payload` as is."""
+        with self._lock:
+            self._script(method, after, [("payload", payload)] * times)
+
+    def _script(self, method: str, after: int, answers: list[tuple[str, Any]]) -> None:
+        queue = self._scripted[method]
+        queue.extend([None] * max(0, after - len(queue)))
+        queue.extend(answers)
+
+    def expire_cursors(self) -> None:
+        with self._lock:
+            self._cursors.clear()
 
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next `times` calls of `method` answer 429 with this Retry-After."""
@@ -348,11 +372,16 @@ class FakeSlack:
             self.calls.append((method, params))
             self.counts[method] += 1
             limited = self._rate_limited(token, method)
-            failure = self._failures[method].popleft() if self._failures[method] else None
+            scripted = None
+            if limited is None and self._scripted[method]:
+                scripted = self._scripted[method].popleft()
         if limited is not None:
             return slack_error("ratelimited", 429, {"Retry-After": str(limited)})
-        if failure is not None:
-            return slack_error(failure[0], **failure[1])
+        if scripted is not None:
+            kind, value = scripted
+            if kind == "payload":
+                return Response.json(value)
+            return slack_error(value[0], **value[1])
         handler = HANDLERS.get(method)
         if handler is None:
             return slack_error("unknown_method", req_method=method)
@@ -468,7 +497,7 @@ class FakeSlack:
         latest = params.get("latest") or ""
         stamps = channel.stamps
         if params.get("cursor"):
-            end = bisect.bisect_right(stamps, _decode_ts_cursor(params["cursor"]))
+            end = bisect.bisect_right(stamps, self._position(params["cursor"]))
         elif latest:
             side = bisect.bisect_right if inclusive else bisect.bisect_left
             end = side(stamps, _ts_param(latest, "invalid_ts_latest"))
@@ -487,7 +516,7 @@ class FakeSlack:
             "channel_actions_count": 0,
         }
         if first > start:
-            answer["response_metadata"] = {"next_cursor": _encode_ts_cursor(stamps[first - 1])}
+            answer["response_metadata"] = {"next_cursor": self._cursor(stamps[first - 1])}
         return answer
 
     # conversations.replies (the parent, then its replies, oldest first)
@@ -506,7 +535,7 @@ class FakeSlack:
         start = 0
         items: list[dict[str, Any]] = []
         if params.get("cursor"):
-            start = bisect.bisect_left(stamps, _decode_ts_cursor(params["cursor"]))
+            start = bisect.bisect_left(stamps, self._position(params["cursor"]))
         else:
             # The parent comes first on the first page only.
             items.append(parent)
@@ -517,8 +546,20 @@ class FakeSlack:
             "has_more": end < len(thread),
         }
         if end < len(thread):
-            answer["response_metadata"] = {"next_cursor": _encode_ts_cursor(stamps[end])}
+            answer["response_metadata"] = {"next_cursor": self._cursor(stamps[end])}
         return answer
+
+    def _cursor(self, ts: str) -> str:
+        cursor = _encode_ts_cursor(ts)
+        self._cursors.add(cursor)
+        return cursor
+
+    def _position(self, cursor: str) -> str:
+        """The ts a history or replies cursor stands for; invalid_cursor for one never handed
+        out, or handed out before `expire_cursors`."""
+        if cursor not in self._cursors:
+            raise SlackAnswer("invalid_cursor")
+        return _decode_ts_cursor(cursor)
 
 
 def _ts_param(value: str, error: str) -> str:
