@@ -201,7 +201,9 @@ def run_phase(label: str, upstream: Upstream, *, full: bool, profile: bool = Fal
     print_phase(result)
     if profiler is not None:
         buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats(
+            os.environ.get("BENCH_SORT", "tottime")
+        ).print_stats(int(os.environ.get("BENCH_LINES", "25")))
         print("\n".join(f"    {line}" for line in buffer.getvalue().splitlines()), flush=True)
     return result
 

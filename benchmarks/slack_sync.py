@@ -104,7 +104,9 @@ def sync_messages(full: bool) -> list[Any]:
     return [run_sync(stream, channel, full=full) for channel in stream.configured_scopes()]
 
 
-def run_phase(label: str, server: Any, *, full: bool, profile: bool = False) -> PhaseResult:
+def run_phase(
+    label: str, server: Any, *, full: bool, profile: bool = False, profile_order: str = "tottime"
+) -> PhaseResult:
     server.clear_requests()
     profiler = cProfile.Profile() if profile else None
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -125,7 +127,8 @@ def run_phase(label: str, server: Any, *, full: bool, profile: bool = False) -> 
     print_phase(result)
     if profiler is not None:
         buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(40)
+        stats = pstats.Stats(profiler, stream=buffer).strip_dirs()
+        stats.sort_stats(profile_order).print_stats(40)
         print("\n".join(f"    {line}" for line in buffer.getvalue().splitlines()), flush=True)
     return result
 
@@ -187,7 +190,8 @@ def write_figures(path: str, database: str, scale: Scale, phases: list[PhaseResu
     rows = [
         f"| {database} | {phase.label} | {phase.seconds:.1f} s | {phase.total('fetched'):,} | "
         f"{phase.rate:,.0f} /s | {phase.total('requests'):,} | "
-        f"{phase.received['conversations.history']:,} / {phase.received['conversations.replies']:,} |"
+        f"{phase.received['conversations.history']:,} / "
+        f"{phase.received['conversations.replies']:,} |"
         for phase in phases
     ]
     with open(path, "a", encoding="utf-8") as out:
@@ -258,7 +262,13 @@ def run_one(arguments: argparse.Namespace) -> None:
             for entity in ("channels", "users"):
                 run = run_sync(get_stream("slack", entity))
                 assert run.status == "succeeded", run
-            full = run_phase("full sync", server, full=True, profile=arguments.profile)
+            full = run_phase(
+                "full sync",
+                server,
+                full=True,
+                profile=arguments.profile,
+                profile_order=arguments.profile_order,
+            )
             steady = run_phase("unchanged incremental", server, full=False)
             lines = check_targets(scale, full, steady)
             if arguments.figures:
@@ -281,6 +291,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--history-limit", type=int, default=200, help="SLACK_HISTORY_LIMIT")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile the full sync")
+    parser.add_argument("--profile-order", default="tottime", help="tottime, cumulative, …")
     parser.add_argument("--figures", default="", help="append a markdown table of figures here")
     return parser.parse_args(argv)
 

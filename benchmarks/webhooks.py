@@ -641,6 +641,9 @@ class RowCounts:
     builds: int = 0
     builds_unexpected: int = 0  # run ids not sent, missing, or another attempt than 1
     jobs: dict[str, int] = field(default_factory=dict)
+    # Processing batches: each claimed batch loads its builds as one run of the stream.
+    build_runs: int = 0
+    build_records: int = 0
 
     @property
     def not_processed(self) -> int:
@@ -658,10 +661,10 @@ class RowCounts:
 
 
 def count_rows(deliveries: list[Delivery]) -> RowCounts:
-    from django.db.models import Count
+    from django.db.models import Count, Sum
 
     from ingestion.choices import JobKind
-    from ingestion.models import IngestionJob, WebhookDelivery
+    from ingestion.models import IngestionJob, SyncRun, WebhookDelivery
     from tracking.models import Build
 
     counts = RowCounts(len(deliveries))
@@ -674,6 +677,9 @@ def count_rows(deliveries: list[Delivery]) -> RowCounts:
     counts.builds = Build.objects.count()
     keys = set(Build.objects.values_list("run_id", "run_attempt"))
     counts.builds_unexpected = len(keys ^ {(d.run_id, 1) for d in deliveries})
+    runs = SyncRun.objects.filter(source="github_actions", entity="builds")
+    counts.build_runs = runs.count()
+    counts.build_records = runs.aggregate(n=Sum("fetched"))["n"] or 0
     counts.jobs = dict(
         IngestionJob.objects.filter(kind=JobKind.WEBHOOK)
         .values_list("status")
@@ -753,6 +759,12 @@ def print_rows(counts: RowCounts) -> None:
         f"WebhookDelivery {counts.deliveries:,} ({statuses}; "
         f"{counts.deliveries_unexpected:,} ids missing or extra); not processed "
         f"{counts.not_processed:,}; webhook jobs: {jobs}",
+        flush=True,
+    )
+    per_run = counts.build_records / counts.build_runs if counts.build_runs else 0.0
+    print(
+        f"  processing batches: {counts.build_runs:,} runs of github_actions/builds for "
+        f"{counts.build_records:,} build records ({per_run:,.1f} a batch)",
         flush=True,
     )
 

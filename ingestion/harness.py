@@ -533,7 +533,10 @@ class _Run:
             times = [item.record_time for item in work.normalized if item.record_time]
             times += self._record_times(batch.records, skipped)
             pending = self.lock.state.pending_high_water_mark
-            if times and (pending is None or max(times) > pending):
+            # Only pages read from the upstream move the mark: webhook records, re-tried
+            # rejections and rebuilds from raw say nothing about how far a poll has read,
+            # and a mark moved by them could make the next incremental skip records.
+            if batch.is_page and times and (pending is None or max(times) > pending):
                 checkpoint = {**checkpoint, "pending_high_water_mark": max(times)}
             self.lock.checkpoint(**checkpoint)
             counts.add_to(self.run)

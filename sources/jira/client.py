@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import hashlib
+import queue
+import threading
 import urllib.parse
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import requests
 from django.conf import settings
@@ -190,19 +192,98 @@ def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Attempt
 
 
 @dataclass
-class Pending:
-    """A request sent in the background (`JiraClient.start`)."""
-
-    what: str
-    future: Future[Attempt]
-    errors: dict[int, str]
-
-
-@dataclass
 class RequestCount:
-    """Requests sent by one fetch, over every client it used."""
+    """Requests sent by one fetch, over every client it used (and its read-ahead thread)."""
 
     sent: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self) -> None:
+        with self.lock:
+            self.sent += 1
+
+
+@dataclass(frozen=True)
+class Request:
+    """One library call to make (network only), its name, and the statuses that mean
+    something for it (a 404 board, a 400 search)."""
+
+    what: str
+    call: Callable[[], Any]
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+State = TypeVar("State")
+_END = object()
+
+
+class Chain(Generic[State]):
+    """Requests each made from the answer before (the pages of one search), sent by a
+    thread ahead of the reader, with at most `depth` answers waiting.
+
+    The upstream's answer time then overlaps the harness's work on the pages before
+    instead of adding to it. The thread only makes the library calls and works out
+    the next request (`next_state` must be pure); what an answer means (its errors,
+    the circuit breaker) is decided as the reader takes it, in the reader's thread.
+    The thread stops after the first failed request.
+    """
+
+    def __init__(
+        self,
+        client: JiraClient,
+        first: State,
+        request_for: Callable[[State], Request],
+        next_state: Callable[[State, Any], State | None],
+        depth: int = 4,
+    ) -> None:
+        self.client = client
+        self._request_for = request_for
+        self._next_state = next_state
+        self._answers: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(first,), name="jira-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, state: State | None) -> None:
+        try:
+            while state is not None and not self._stop.is_set():
+                request = self._request_for(state)
+                self.client.count.add()
+                attempt = _attempt(request.call)
+                self._put((state, request, attempt))
+                if attempt.error is not None:
+                    return
+                state = self._next_state(state, attempt.value)
+        except Exception as error:  # a bug here: the reader raises it
+            self._put((state, None, Attempt(error=error)))
+        finally:
+            self._put(_END)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._answers.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[tuple[State, Any]]:
+        """(state, answer) of each request in turn; raises at the first that failed."""
+        while True:
+            item = self._answers.get()
+            if item is _END:
+                return
+            state, request, attempt = item
+            if request is None:
+                raise attempt.error
+            yield state, self.client.outcome(request.what, attempt, request.errors)
+
+    def close(self) -> None:
+        """Stop reading ahead (a request in flight ends within the client's timeout)."""
+        self._stop.set()
+        self._thread.join(timeout=settings.JIRA_TIMEOUT + 1)
 
 
 class JiraClient:
@@ -223,7 +304,6 @@ class JiraClient:
         self.credentials = credentials
         self.count = count or RequestCount()
         self.accepted = False
-        self._background: ThreadPoolExecutor | None = None
         auth: dict[str, Any] = (
             {"token_auth": credentials.secret}
             if credentials.kind == "pat"
@@ -251,9 +331,6 @@ class JiraClient:
             self.jira._fields_cache_value = dict(field_clauses)
 
     def close(self) -> None:
-        if self._background is not None:
-            # A page fetched ahead that nobody will read: let it end, then close.
-            self._background.shutdown(wait=True, cancel_futures=True)
         self.jira.close()
 
     @property
@@ -273,35 +350,27 @@ class JiraClient:
         """One library call (one request). `errors` gives the message for a status that
         means something in this call (a 404 board, a 400 search); `site_check` marks
         the calls that vouch for the credential (serverInfo, myself)."""
-        self.count.sent += 1
-        return self._outcome(what, _attempt(function, *args, **kwargs), errors or {}, site_check)
+        self.count.add()
+        return self.outcome(
+            what, _attempt(function, *args, **kwargs), errors or {}, site_check=site_check
+        )
 
-    def start(
+    def run(self, request: Request) -> Any:
+        self.count.add()
+        return self.outcome(request.what, _attempt(request.call), request.errors)
+
+    def chain(
         self,
-        what: str,
-        function: Callable[..., Any],
-        *args: Any,
-        errors: dict[int, str] | None = None,
-        **kwargs: Any,
-    ) -> Pending:
-        """Send a request in the background and return at once; `finish` waits for it.
+        first: State,
+        request_for: Callable[[State], Request],
+        next_state: Callable[[State, Any], State | None],
+    ) -> Chain[State]:
+        return Chain(self, first, request_for, next_state)
 
-        A search page is fetched while the harness loads the one before: the upstream's
-        answer time overlaps our own work instead of adding to it. Only the HTTP call
-        runs in the thread; what it means (errors, the breaker) is decided in `finish`.
-        """
-        self.count.sent += 1
-        if self._background is None:
-            self._background = ThreadPoolExecutor(1, thread_name_prefix="jira-prefetch")
-        future = self._background.submit(_attempt, function, *args, **kwargs)
-        return Pending(what, future, errors or {})
-
-    def finish(self, pending: Pending) -> Any:
-        return self._outcome(pending.what, pending.future.result(), pending.errors, False)
-
-    def _outcome(
-        self, what: str, attempt: Attempt, errors: dict[int, str], site_check: bool
+    def outcome(
+        self, what: str, attempt: Attempt, errors: dict[int, str], *, site_check: bool = False
     ) -> Any:
+        """The answer of a request, or the error it means for the pipeline."""
         error = attempt.error
         if error is None:
             if not self.accepted:
@@ -376,7 +445,7 @@ class JiraClient:
         return [str(project.key) for project in projects]
 
     # --- issues ---------------------------------------------------------------------------------
-    def start_search_cloud(
+    def search_cloud(
         self,
         jql: str,
         *,
@@ -384,21 +453,23 @@ class JiraClient:
         max_results: int,
         token: str | None = None,
         errors: dict[int, str] | None = None,
-    ) -> Pending:
-        """One page of Cloud's enhanced search (`nextPageToken`, `isLast`), sent now."""
+    ) -> Request:
+        """One page of Cloud's enhanced search (`nextPageToken`, `isLast`), to make."""
         # GET /rest/api/3/search/jql
-        return self.start(
+        return Request(
             "GET /rest/api/3/search/jql",
-            self.jira.enhanced_search_issues,
-            jql,
-            nextPageToken=token,
-            maxResults=max_results,
-            fields=list(fields),
-            json_result=True,
-            errors=errors,
+            functools.partial(
+                self.jira.enhanced_search_issues,
+                jql,
+                nextPageToken=token,
+                maxResults=max_results,
+                fields=list(fields),
+                json_result=True,
+            ),
+            errors or {},
         )
 
-    def start_search_data_center(
+    def search_data_center(
         self,
         jql: str,
         *,
@@ -406,18 +477,20 @@ class JiraClient:
         max_results: int,
         start_at: int = 0,
         errors: dict[int, str] | None = None,
-    ) -> Pending:
+    ) -> Request:
         """One page of the classic search (`startAt`, `total`), for Data Center / Server."""
         # GET /rest/api/2/search
-        return self.start(
+        return Request(
             "GET /rest/api/2/search",
-            self.jira.search_issues,
-            jql,
-            startAt=start_at,
-            maxResults=max_results,
-            fields=list(fields),
-            json_result=True,
-            errors=errors,
+            functools.partial(
+                self.jira.search_issues,
+                jql,
+                startAt=start_at,
+                maxResults=max_results,
+                fields=list(fields),
+                json_result=True,
+            ),
+            errors or {},
         )
 
     # --- boards and sprints (Agile API) -----------------------------------------------------

@@ -108,9 +108,3 @@ def ordered(jql_filter: str, anchor: str | None = None) -> str:
     if anchor is not None:
         jql_filter = f"{jql_filter} AND updated >= {literal(anchor)}"
     return f"{jql_filter} {ORDER}"
-
-
-def issue_ids_filter(project: str, ids: Iterable[str]) -> str:
-    """Which of these issues are still in `project`."""
-    numbers = ", ".join(str(int(issue_id)) for issue_id in ids)
-    return f"project = {literal(check_project_key(project))} AND id in ({numbers})"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from ingestion.errors import RecordRejected
@@ -159,15 +160,28 @@ def user_ref(user: Any, name: str = "user") -> IdentityRef | None:
     external_id = user.get("accountId") or user.get("key") or user.get("name")
     if not isinstance(external_id, str) or not external_id:
         raise RecordRejected(f"{name} has neither accountId (Cloud) nor key (Data Center)")
-    return IdentityRef(
-        source=SOURCE,
-        external_id=external_id,
-        username=str(user.get("name") or ""),
-        display_name=str(user.get("displayName") or ""),
+    return _identity(
+        external_id,
+        str(user.get("name") or ""),
+        str(user.get("displayName") or ""),
         # Cloud shows an email only where the person's profile allows it.
-        email=str(user.get("emailAddress") or ""),
-        is_bot=user.get("accountType") == "app",
+        str(user.get("emailAddress") or ""),
+        user.get("accountType") == "app",
     )
+
+
+# A page names the same few people, projects and sprints over and over: the references
+# are immutable values, made once.
+@lru_cache(maxsize=4096)
+def _identity(
+    external_id: str, username: str, display_name: str, email: str, is_bot: bool
+) -> IdentityRef:
+    return IdentityRef(SOURCE, external_id, username, display_name, email, is_bot)
+
+
+@lru_cache(maxsize=4096)
+def _sprint_ref(sprint_id: str) -> Ref:
+    return Ref(Sprint, SOURCE, sprint_id, required=False)
 
 
 # --- issues ---------------------------------------------------------------------------------
@@ -189,22 +203,34 @@ def adf_text(node: Any) -> str:
         return ""
     if isinstance(node, str):
         return node
+    parts: list[str] = []
+    _adf_walk(node, parts)
+    return "".join(parts)
+
+
+def _adf_walk(node: Any, parts: list[str]) -> None:
     if isinstance(node, list):
-        return "".join(adf_text(child) for child in node)
+        for child in node:
+            _adf_walk(child, parts)
+        return
     if not isinstance(node, dict):
-        return ""
+        return
     kind = node.get("type")
     if kind == "text":
-        return str(node.get("text") or "")
+        parts.append(str(node.get("text") or ""))
+        return
     if kind == "hardBreak":
-        return "\n"
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
-    if kind in ("mention", "emoji", "status"):
-        return str(attrs.get("text") or attrs.get("shortName") or "")
-    if kind == "inlineCard":
-        return str(attrs.get("url") or "")
-    text = adf_text(node.get("content"))
-    return f"{text}\n" if kind in _ADF_BLOCKS else text
+        parts.append("\n")
+        return
+    if kind in ("mention", "emoji", "status", "inlineCard"):
+        attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+        parts.append(str(attrs.get("text") or attrs.get("shortName") or attrs.get("url") or ""))
+        return
+    content = node.get("content")
+    if content:
+        _adf_walk(content, parts)
+    if kind in _ADF_BLOCKS:
+        parts.append("\n")
 
 
 def _description(value: Any) -> str:
@@ -283,6 +309,7 @@ def _names(items: Any, name: str) -> list[str]:
     return names
 
 
+@lru_cache(maxsize=1024)
 def project_ref(key: str) -> Ref:
     """The Project whose Jira key this is, if anyone entered one."""
     return Ref(Project, "", key, by="jira_project_key", required=False)

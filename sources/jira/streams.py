@@ -7,6 +7,8 @@ rounded down to the minute (`jql.py`). Cloud pages with `nextPageToken`
 re-anchored on the minute of the last issue read, so that issues updated during
 the sync (which move to the end of the order) shift no unread issue past a page
 boundary. Cursors keep the exact JQL, so a resumed run asks the same question.
+A thread asks for each search's next page while the harness loads the ones before
+(`client.Chain`), and up to SEARCHES_PER_PAGE searches make one harness page.
 
 `jira/sprints` lists a board's sprints through the Agile API, `startAt` to
 `isLast`. Issues are linked to their sprints by the issues stream; a sprint
@@ -23,18 +25,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from ingestion import load
 from ingestion.choices import RunStatus
 from ingestion.errors import IngestionError, PermanentError, RecordRejected
 from ingestion.models import SyncRun, SyncState
 from ingestion.parsing import parse_time
 from ingestion.streams import FetchContext, Page, Row, Stream, register
 from sources.jira import normalize
-from sources.jira.client import Pending, is_configured
+from sources.jira.client import Request, is_configured
 from sources.jira.jql import (
     check_project_key,
     exact_minute,
@@ -67,7 +71,12 @@ ISSUE_FIELDS = (
 )
 # Searches asking for ids only may page by up to 5,000 on Cloud; Data Center's default
 # cap (jira.search.views.default.max) is 1,000.
-ID_PAGE_SIZE = {True: 5000, False: 1000}
+CLOUD_ID_PAGE_SIZE = 5000
+DATA_CENTER_ID_PAGE_SIZE = 1000
+# Upstream pages (of JIRA_PAGE_SIZE issues) loaded in one harness transaction: the
+# harness's per-transaction work (references, links, checkpoint, commit) is paid once for
+# them. A crash re-reads at most this many searches.
+SEARCHES_PER_PAGE = 5
 # Sprints stored since the last issues run whose issues one search re-reads; beyond
 # this the run re-reads the whole project instead of writing a very long JQL.
 SPRINTS_TO_LINK_LIMIT = 200
@@ -188,10 +197,16 @@ class IssuesStream(JiraStream):
             )
             search = self._cloud_pages if facts.is_cloud else self._data_center_pages
             reported = 0
+            batch: list[dict[str, Any]] = []
+            searches = 0
             for issues, cursor in search(session, context, project, fields):
-                records = _with_context(issues, hub, sprint_field)
+                batch.extend(issues)
+                searches += 1
+                if cursor is not None and searches < SEARCHES_PER_PAGE:
+                    continue
+                records = _with_context(batch, hub, sprint_field)
                 yield Page(records, cursor, requests=session.requests - reported)
-                reported = session.requests
+                reported, batch, searches = session.requests, [], 0
 
     def _search_errors(self, session: JiraSession, project: str) -> dict[int, str]:
         missing = (
@@ -234,38 +249,40 @@ class IssuesStream(JiraStream):
             ]
         errors = self._search_errors(session, project)
 
-        def search(jql: str, token: str | None) -> Pending:
-            return client.start_search_cloud(
+        def request_for(state: tuple[str, str | None]) -> Request:
+            jql, token = state
+            return client.search_cloud(
                 jql, fields=fields, max_results=page_size(), token=token, errors=errors
             )
 
-        jql, kept_token = queries[0], cursor.get("token")
-        pending, first = search(jql, kept_token), True
+        start: tuple[str, str | None] = (queries[0], cursor.get("token"))
         while True:
+            chain = client.chain(start, request_for, _next_cloud_page)
             try:
-                data = client.finish(pending)
+                first = True
+                for state, data in chain:
+                    first = False
+                    following = _next_cloud_page(state, data)
+                    cursor_after = (
+                        {"jql": following[0], "token": following[1]} if following else None
+                    )
+                    yield _issues_of(data), cursor_after
+                return
             except PermanentError:
-                if first and kept_token is not None:
+                if not first:
+                    raise
+                if start[1] is not None:
                     # A kept token lives 7 days; an expired one restarts this window's
                     # search (pages read again count unchanged).
                     logger.info("the kept nextPageToken was refused; searching %s again", project)
-                    pending, kept_token = search(jql, None), None
-                    continue
-                if first and jql != queries[-1]:
+                    start = (start[0], None)
+                elif start[0] != queries[-1]:
                     logger.warning("Jira refused the search with new sprints; searching without")
-                    jql = queries[-1]
-                    pending = search(jql, None)
-                    continue
-                raise
-            first = False
-            token = data.get("nextPageToken") or None
-            # Cloud leaves nextPageToken out of the last page (and may say isLast).
-            last = bool(data.get("isLast")) or token is None
-            if not last:
-                pending = search(jql, token)  # the next page comes while this one loads
-            yield _issues_of(data), (None if last else {"jql": jql, "token": token})
-            if last:
-                return
+                    start = (queries[-1], None)
+                else:
+                    raise
+            finally:
+                chain.close()
 
     def _data_center_pages(
         self, session: JiraSession, context: FetchContext, project: str, fields: list[str]
@@ -278,38 +295,35 @@ class IssuesStream(JiraStream):
         errors = self._search_errors(session, project)
         time_zone = session.facts.time_zone
 
-        def search(jql_filter: str, anchor: str | None, skip: int) -> Pending:
-            return client.start_search_data_center(
-                ordered(jql_filter, anchor),
+        def request_for(state: DataCenterPage) -> Request:
+            return client.search_data_center(
+                ordered(state.filter, state.anchor),
                 fields=fields,
                 max_results=page_size(),
-                start_at=skip,
+                start_at=state.skip,
                 errors=errors,
             )
 
-        jql_filter, anchor, skip = filters[0], cursor.get("anchor"), int(cursor.get("skip", 0))
-        pending, first = search(jql_filter, anchor, skip), True
+        def next_state(state: DataCenterPage, data: Any) -> DataCenterPage | None:
+            return _next_data_center_page(state, data, time_zone)
+
+        start = DataCenterPage(filters[0], cursor.get("anchor"), int(cursor.get("skip", 0)))
         while True:
+            chain = client.chain(start, request_for, next_state)
             try:
-                data = client.finish(pending)
-            except PermanentError:
-                if first and jql_filter != filters[-1]:
-                    logger.warning("Jira refused the search with new sprints; searching without")
-                    jql_filter = filters[-1]
-                    pending = search(jql_filter, anchor, skip)
-                    continue
-                raise
-            first = False
-            issues = _issues_of(data)
-            total = data.get("total")
-            last = not issues or (isinstance(total, int) and skip + len(issues) >= total)
-            anchor, skip = next_anchor(issues, anchor, skip, time_zone)
-            if not last:
-                pending = search(jql_filter, anchor, skip)  # the next page comes meanwhile
-            next_cursor = None if last else {"filter": jql_filter, "anchor": anchor, "skip": skip}
-            yield issues, next_cursor
-            if last:
+                first = True
+                for state, data in chain:
+                    first = False
+                    following = next_state(state, data)
+                    yield _issues_of(data), (following.as_cursor() if following else None)
                 return
+            except PermanentError:
+                if not first or start.filter == filters[-1]:
+                    raise
+                logger.warning("Jira refused the search with new sprints; searching without")
+                start = DataCenterPage(filters[-1], start.anchor, start.skip)
+            finally:
+                chain.close()
 
     # --- reconciliation (ingestion.reconcile) ---------------------------------------------------
     def live_keys(self, scope: str) -> Iterator[str]:
@@ -390,21 +404,21 @@ def _id_pages(
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of a search asking for issue ids only."""
     client, cloud = session.client, session.facts.is_cloud
-    size = ID_PAGE_SIZE[cloud]
+    size = CLOUD_ID_PAGE_SIZE if cloud else DATA_CENTER_ID_PAGE_SIZE
     token: str | None = None
     start_at = 0
     while True:
         if cloud:
-            data = client.finish(
-                client.start_search_cloud(
+            data = client.run(
+                client.search_cloud(
                     jql, fields=["id"], max_results=size, token=token, errors=errors
                 )
             )
             token = data.get("nextPageToken") or None
             last = bool(data.get("isLast")) or token is None
         else:
-            data = client.finish(
-                client.start_search_data_center(
+            data = client.run(
+                client.search_data_center(
                     jql, fields=["id"], max_results=size, start_at=start_at, errors=errors
                 )
             )
@@ -415,6 +429,40 @@ def _id_pages(
         yield _issues_of(data)
         if last:
             return
+
+
+def _next_cloud_page(state: tuple[str, str | None], data: Any) -> tuple[str, str | None] | None:
+    """The next page of a Cloud search, or None after the last (which has no token)."""
+    token = data.get("nextPageToken") if isinstance(data, dict) else None
+    if not token or (isinstance(data, dict) and data.get("isLast")):
+        return None
+    return state[0], str(token)
+
+
+@dataclass(frozen=True)
+class DataCenterPage:
+    """Where a Data Center search page starts: the filter, the minute it is anchored on
+    (None: the window's own bound) and how many issues from there were read."""
+
+    filter: str
+    anchor: str | None
+    skip: int
+
+    def as_cursor(self) -> dict[str, Any]:
+        return {"filter": self.filter, "anchor": self.anchor, "skip": self.skip}
+
+
+def _next_data_center_page(
+    state: DataCenterPage, data: Any, time_zone: str
+) -> DataCenterPage | None:
+    issues = data.get("issues") if isinstance(data, dict) else None
+    if not isinstance(issues, list) or not issues:
+        return None
+    total = data.get("total")
+    if isinstance(total, int) and state.skip + len(issues) >= total:
+        return None
+    anchor, skip = next_anchor(issues, state.anchor, state.skip, time_zone)
+    return DataCenterPage(state.filter, anchor, skip)
 
 
 def next_anchor(
@@ -447,24 +495,18 @@ def _with_context(
     """The issues with their `_hub` block, naming which of their sprints are stored now
     (one query per page)."""
     sprints_of = [_sprints_of(issue, sprint_field) for issue in issues]
-    wanted = {sprint for ids in sprints_of for sprint in ids}
-    known = (
-        set(
-            Sprint.objects.filter(source=Source.JIRA, external_id__in=wanted).values_list(
-                "external_id", flat=True
-            )
-        )
-        if wanted
-        else set()
-    )
-    records = []
+    wanted = sorted({sprint for ids in sprints_of for sprint in ids})
+    # The load stage's key lookup: one plain SELECT on the natural-key index.
+    found = load.rows_by_keys(Sprint, {"source": Source.JIRA}, wanted, ["external_id"])
+    known = {external_id for (external_id,) in found}
     for issue, ids in zip(issues, sprints_of, strict=True):
-        if not isinstance(issue, dict):
-            records.append(issue)  # the harness rejects it, with the reason
-            continue
-        context = {**hub, "known_sprints": [sprint for sprint in ids if sprint in known]}
-        records.append(normalize.with_context(issue, context))
-    return records
+        if isinstance(issue, dict):  # else the harness rejects it, with the reason
+            # In place: the page was just decoded, and is nobody else's.
+            issue[normalize.HUB_KEY] = {
+                **hub,
+                "known_sprints": [sprint for sprint in ids if sprint in known],
+            }
+    return issues
 
 
 def _sprints_of(issue: Any, sprint_field: str) -> list[str]:

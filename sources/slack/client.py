@@ -148,7 +148,8 @@ class SlackClient:
         at = timezone.now() + dt.timedelta(seconds=seconds)
         per_minute = settings.SLACK_REQUESTS_PER_MINUTE
         why = (
-            f"Slack's pace for {method} (SLACK_REQUESTS_PER_MINUTE={per_minute:g})"
+            f"The pace of {method} (SLACK_REQUESTS_PER_MINUTE={per_minute:g}, or a 429's "
+            "Retry-After)"
             if method in pace.PACED_METHODS
             else f"Slack asked to wait before the next {method} (429 Retry-After)"
         )

@@ -45,6 +45,9 @@ SYSTEM_SUBTYPES = JOIN_SUBTYPES | frozenset(
 # What tracking.models.slack_ts_to_datetime accepts, checked without converting (the
 # hot path checks every ts it keys or stores, and converts only the posting time).
 SLACK_TS = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,6})?")
+# A message known only by its ts (a deletion event without the message): its row gets the
+# deletion, and keeps the text, author and kind it had.
+BARE_KEYS = frozenset({"type", "ts", HUB_KEY})
 # Slackbot is a bot, though users.list says is_bot false for it.
 SLACKBOT_ID = "USLACKBOT"
 
@@ -272,15 +275,18 @@ def message_rows(record: dict[str, Any]) -> list[Row]:
         "external_id": ChatMessage.natural_key_for(channel_id, ts),
         "channel_id": channel_id,
         "ts": ts,
-        "thread_ts": thread_ts,
-        "reply_count": _reply_count(record),
-        "user": author_ref(record),
-        "kind": message_kind(record),
-        "subtype": _text(record, "subtype")[:50],
-        "text": _display_text(record),
         "posted_at": slack_ts_to_datetime(ts),
-        "edited_at": _edited_at(record),
     }
+    if not set(record) <= BARE_KEYS:
+        fields.update(
+            thread_ts=thread_ts,
+            reply_count=_reply_count(record),
+            user=author_ref(record),
+            kind=message_kind(record),
+            subtype=_text(record, "subtype")[:50],
+            text=_display_text(record),
+            edited_at=_edited_at(record),
+        )
     channel_name = hub.get("channel_name")
     if isinstance(channel_name, str) and channel_name:
         fields["channel_name"] = channel_name[:200]

@@ -1,11 +1,12 @@
 """The pace of each Slack Web API method, shared by every worker process.
 
 Slack limits requests "per API method per workspace per app". Since 2025-05-29
-apps outside the Slack Marketplace get about one `conversations.history` and
-one `conversations.replies` request a minute; SLACK_REQUESTS_PER_MINUTE sets
-that pace (0 turns it off, for Marketplace and internal apps). Every other
-method is sent at once, unless Slack answered it 429: then nobody calls that
-method again before its Retry-After has passed.
+commercially distributed apps outside the Slack Marketplace get one
+`conversations.history` and one `conversations.replies` request a minute (each
+method its own); SLACK_REQUESTS_PER_MINUTE sets that pace (0 turns it off, for
+Marketplace apps and apps built for their own workspace, which Slack leaves at
+Tier 3, 50+ a minute). Every other method is sent at once, unless Slack
+answered it 429: then nobody calls that method before its Retry-After passed.
 
 The state is one `MethodPace` row per (token, method). A request is sent only
 after `claim` won it with one conditional UPDATE ("last request long enough
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from ingestion.errors import PermanentError
@@ -43,7 +44,7 @@ def interval_seconds(method: str) -> float:
     return 60.0 / per_minute if per_minute > 0 else 0.0
 
 
-def _row(fingerprint: str, method: str):
+def _row(fingerprint: str, method: str) -> QuerySet[MethodPace]:
     return MethodPace.objects.filter(fingerprint=fingerprint, method=method)
 
 

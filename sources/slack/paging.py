@@ -6,7 +6,7 @@ page, up to PAGE_RECORDS records, and hands over what it holds before any
 wait and before any error: so when the pace allows one request a minute and
 the run stops (Deferred) to come back later, or a request fails for good,
 everything fetched so far is committed with the cursor that follows it, and
-no request is ever made twice.
+nothing committed is ever asked for again.
 """
 
 from __future__ import annotations
@@ -52,33 +52,27 @@ class Reader:
 
     def call(self, method: str, params: dict[str, Any], resume: Cursor) -> Calls:
         """One request of `method` (`data = yield from reader.call(...)`): claimed from the
-        pace, retried; yields a page of what is held before any wait or error.
+        pace (or prefetched), retried; yields a page of what is held before any wait or error.
 
         `resume` is where the sync resumes should it stop during this call: the
         stream's position before the request.
         """
         failures = 0
-        try:
-            answer = self._prefetched(method, params)
-        except TransientError:
-            failures = 1  # sent again below, as a retry
-            self.context.retries += 1
-        except IngestionError:
-            yield from self.hand_over(resume)
-            raise
-        else:
-            if answer is not None:
-                return answer
+        prefetched = self.in_flight.pop(_key(method, params), None)
         while True:
-            wait = self.client.claim(method)
-            if wait > 0:
-                yield from self.hand_over(resume)
-                if wait > MAX_INLINE_WAIT_SECONDS:
-                    raise self.client.deferred(method, wait)
-                time.sleep(wait)
-                continue
+            if prefetched is None:
+                wait = self.client.claim(method)
+                if wait > 0:
+                    yield from self.hand_over(resume)
+                    if wait > MAX_INLINE_WAIT_SECONDS:
+                        raise self.client.deferred(method, wait)
+                    time.sleep(wait)
+                    continue
             self.requests += 1
             try:
+                if prefetched is not None:
+                    future, prefetched = prefetched, None
+                    return self.client.interpret(method, future.result())
                 return self.client.send(method, params)
             except TransientError as failure:
                 failures += 1
@@ -105,8 +99,8 @@ class Reader:
         so they overlap with each other and with the harness's work on the pages.
 
         Only for a method without a pace, and not while it is blocked. A prefetched answer
-        is used (and interpreted, retried, counted) by the `call` with the same
-        parameters; one never called for (the run stopped) costs a request, nothing else.
+        is used (interpreted, retried, counted) by the `call` with the same parameters;
+        one never called for (the run stopped first) cost a request, nothing else.
         """
         if not upcoming or self.client.claim(method) > 0:
             return
@@ -116,14 +110,6 @@ class Reader:
             key = _key(method, params)
             if key not in self.in_flight:
                 self.in_flight[key] = self.pool.submit(self.client.exchange, method, params)
-
-    def _prefetched(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        """The answer of a prefetched request, if there is one (raises what it stands for)."""
-        future = self.in_flight.pop(_key(method, params), None)
-        if future is None:
-            return None
-        self.requests += 1
-        return self.client.interpret(method, future.result())
 
     def close(self) -> None:
         """Stop the worker threads; prefetches never called for are dropped."""

@@ -42,7 +42,6 @@ CHANNEL_ERRORS = {
     "or invite the bot if it is private",
     "not_in_channel": "the bot is not a member of {channel}: invite it (/invite @your-app) or "
     "take the channel out of SLACK_CHANNELS",
-    "is_archived": "{channel} is archived",
 }
 
 
@@ -183,8 +182,9 @@ def ensure_people(members: list[dict[str, Any]]) -> None:
     """A Person for every email among `members` that nobody has yet, as the harness makes
     one for a new IdentityRef with an email: the identities' `person` Ref then finds it.
 
-    A stopgap until the harness does this for Identity rows too (the report says
-    which change); `people_by_email` is the harness's own, idempotent and race-safe.
+    Written before the page's transaction, by the harness's own `people_by_email`
+    (idempotent, safe against a concurrent writer): a stopgap until the harness makes
+    people for Identity rows as it does for IdentityRefs.
     """
     names = {}
     for member in members:

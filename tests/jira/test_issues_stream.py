@@ -19,6 +19,11 @@ from tracking.models import Identity, Issue, Project
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(params=["cloud", "data_center"])
+def deployment(request) -> str:
+    return request.param
+
+
 def keys_of(upstream, project: str = "ALPHA") -> set[str]:
     return {issue.key for issue in upstream.project_issues(project)}
 
@@ -29,9 +34,18 @@ def test_a_full_sync_stores_every_issue_of_the_project(any_jira):
     assert run.status == "succeeded"
     assert run.created == 30
     assert set(Issue.objects.values_list("key", flat=True)) == keys_of(any_jira.upstream)
-    # Three pages of 10, after reading the site once (serverInfo, myself, field).
-    assert run.pages == 3
+    # Three searches of 10, after reading the site once (serverInfo, myself, field).
     assert run.requests == 6 == len(any_jira.server.requests)
+
+
+def test_up_to_five_searches_are_loaded_in_one_transaction(make_jira):
+    jira = make_jira(issues_per_project=120)
+
+    run = jira.sync("issues", "ALPHA")
+
+    assert jira.count(jira.search_path) == 12
+    assert run.pages == 3  # 50 + 50 + 20 issues
+    assert run.created == 120
 
 
 def test_cloud_searches_the_enhanced_search_page_by_page_token(jira):
@@ -159,8 +173,8 @@ def test_a_full_sync_reads_every_issue_again(jira):
     assert jira.searches()[-1] == 'project = "ALPHA" ORDER BY updated ASC, key ASC'
 
 
-def test_an_issue_updated_while_data_center_pages_shifts_no_other_past_a_page(jira_data_center):
-    upstream = jira_data_center.upstream
+def test_an_issue_updated_while_data_center_pages_shifts_no_other_past_a_page(make_jira):
+    upstream = make_jira(deployment="data_center", issues_per_project=300).upstream
     stream = get_stream("jira", "issues")
     context = FetchContext(scope="ALPHA", since=None, cursor=None, full=True)
     seen: list[str] = []
@@ -168,30 +182,51 @@ def test_an_issue_updated_while_data_center_pages_shifts_no_other_past_a_page(ji
     for page in stream.fetch_pages(context):
         if not seen:
             # The oldest issue changes: it moves to the end of the order, and every issue
-            # after it moves one place up, across the page boundary.
+            # after it moves one place up, across the boundary of the next search.
             upstream.update_issue(page.records[0]["key"], summary="Changed during the sync")
         seen.extend(record["key"] for record in page.records)
 
     assert set(seen) == keys_of(upstream)
 
 
-def test_a_sync_stopped_by_an_upstream_error_resumes_after_its_last_page(any_jira):
-    path = f"^{any_jira.search_path}$"
+def test_a_sync_stopped_by_an_upstream_error_resumes_after_its_last_page(make_jira, deployment):
+    jira = make_jira(deployment=deployment, issues_per_project=300)
+    path = f"^{jira.search_path}$"
 
     def fail_a_later_search(run: SyncRun) -> None:
         if run.pages == 1:
-            any_jira.server.faults.next("http_503", path=path)
+            jira.server.faults.next("http_503", path=path)
 
     with pytest.raises(TransientError, match="503"):
         run_sync(get_stream("jira", "issues"), "ALPHA", progress=fail_a_later_search)
     stored = Issue.objects.count()
-    assert 10 <= stored < 30
+    assert 50 <= stored < 300
     assert SyncState.objects.get(entity="issues", scope="ALPHA").cursor is not None
 
-    resumed = any_jira.sync("issues", "ALPHA")
+    resumed = jira.sync("issues", "ALPHA")
 
-    assert resumed.fetched == 30 - stored  # from the page after the last committed one
-    assert set(Issue.objects.values_list("key", flat=True)) == keys_of(any_jira.upstream)
+    assert resumed.fetched == 300 - stored  # from the search after the last committed one
+    assert set(Issue.objects.values_list("key", flat=True)) == keys_of(jira.upstream)
+
+
+def test_a_resumed_cloud_search_whose_page_token_expired_starts_its_window_again(make_jira):
+    jira = make_jira(issues_per_project=300)
+
+    def fail_a_later_search(run: SyncRun) -> None:
+        if run.pages == 1:
+            jira.server.faults.next("http_503", path="^/rest/api/3/search/jql$")
+
+    with pytest.raises(TransientError):
+        run_sync(get_stream("jira", "issues"), "ALPHA", progress=fail_a_later_search)
+    state = SyncState.objects.get(entity="issues", scope="ALPHA")
+    state.cursor = {**state.cursor, "token": "expired-a-week-ago"}
+    state.save()
+
+    run = jira.sync("issues", "ALPHA")
+
+    assert run.status == "succeeded"
+    assert run.fetched == 300  # the window read again; stored pages count unchanged
+    assert Issue.objects.count() == 300
 
 
 def test_a_project_that_does_not_exist_fails_that_scope_only(jira):

@@ -257,3 +257,59 @@ def test_slack_channels_picks_channels_by_name_or_id(slack_channels, settings):
     scopes = get_stream("slack", "messages").configured_scopes()
 
     assert scopes == [RANDOM, GENERAL, "not-synced-yet"]
+
+
+# --- the row the Events API path writes: its receiver hands records to ingest_records ----------
+
+
+def test_a_late_poll_never_undeletes_a_message_the_events_api_deleted(slack_channels):
+    from ingestion.harness import ingest_records
+    from ingestion.streams import get_stream
+    from sources.slack.normalize import with_channel
+
+    slack = slack_channels
+    slack.sync("messages", GENERAL)
+    message = slack.upstream.channel(GENERAL).messages[0]
+    deleted = with_channel(message, GENERAL, deleted_at="2024-05-01T10:00:00+00:00")
+    ingest_records(get_stream("slack", "messages"), GENERAL, [[deleted]])
+
+    slack.upstream.edit(GENERAL, message["ts"], "edited before the poll saw the deletion")
+    slack.sync("messages", GENERAL, full=True)
+
+    stored = messages_in(GENERAL).get(ts=message["ts"])
+    assert stored.deleted_at is not None
+    assert stored.text == "edited before the poll saw the deletion"
+
+
+def test_a_deletion_known_only_by_its_ts_keeps_the_text_author_and_kind(slack_channels):
+    from ingestion.harness import ingest_records
+    from ingestion.streams import get_stream
+    from sources.slack.normalize import with_channel
+
+    slack = slack_channels
+    ts = slack.upstream.post(GENERAL, "Deployed api v9", user=None, bot_id="B0CI00001")
+    slack.sync("messages", GENERAL)
+    bare = with_channel({"type": "message", "ts": ts}, GENERAL, deleted_at="2024-05-01T10:00:00Z")
+
+    ingest_records(get_stream("slack", "messages"), GENERAL, [[bare]])
+
+    stored = messages_in(GENERAL).get(ts=ts)
+    assert stored.deleted_at is not None
+    assert (stored.text, stored.kind) == ("Deployed api v9", MessageKind.DEPLOY_NOTIFICATION)
+
+
+def test_an_edit_event_older_than_the_stored_edit_changes_nothing(slack_channels):
+    from ingestion.harness import ingest_records
+    from ingestion.streams import get_stream
+    from sources.slack.normalize import with_channel
+
+    slack = slack_channels
+    ts = slack.upstream.post(GENERAL, "first")
+    slack.upstream.edit(GENERAL, ts, "second")
+    slack.sync("messages", GENERAL)
+    late = {"type": "message", "user": "U00000001", "text": "first, edited", "ts": ts}
+    late["edited"] = {"user": "U00000001", "ts": f"{int(ts.split('.')[0]) - 1}.000000"}
+
+    ingest_records(get_stream("slack", "messages"), GENERAL, [[with_channel(late, GENERAL)]])
+
+    assert messages_in(GENERAL).get(ts=ts).text == "second"

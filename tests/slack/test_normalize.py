@@ -196,6 +196,20 @@ def test_the_inner_message_of_a_message_changed_event_is_an_edit():
     assert "deleted_at" not in fields
 
 
+def test_a_deletion_known_only_by_its_ts_changes_nothing_but_the_deletion():
+    record = with_channel(
+        {"type": "message", "ts": "1355517523.000005"}, CHANNEL, deleted_at="2024-05-01T10:00:00Z"
+    )
+
+    assert fields_of(record) == {
+        "external_id": f"{CHANNEL}:1355517523.000005",
+        "channel_id": CHANNEL,
+        "ts": "1355517523.000005",
+        "posted_at": dt.datetime(2012, 12, 14, 20, 38, 43, 5, tzinfo=dt.UTC),
+        "deleted_at": dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC),
+    }
+
+
 # --- kinds -----------------------------------------------------------------------------------
 
 

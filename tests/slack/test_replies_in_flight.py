@@ -1,5 +1,6 @@
-"""With the pace off (SLACK_REQUESTS_PER_MINUTE=0, a Marketplace app), the replies of several
-threads are asked at once; each thread is still read whole and once, whatever fails."""
+"""With the pace off (SLACK_REQUESTS_PER_MINUTE=0, a Marketplace app), the replies of the queued
+threads are asked ahead, in the background; each thread is still read whole and once,
+whatever fails."""
 
 from __future__ import annotations
 

@@ -178,3 +178,14 @@ def test_the_workflow_name_comes_from_the_delivery_when_the_run_has_none(github_
     process()
 
     assert Build.objects.get().workflow_name == payload["workflow"]["name"]
+
+
+def test_deliveries_do_not_move_the_polling_checkpoint(github_hook, process):
+    from ingestion.models import SyncState
+
+    github_hook.post("workflow_run", workflow_run("completed"))
+    process()
+
+    state = SyncState.objects.get(source="github_actions", entity="builds")
+    assert state.high_water_mark is None
+    assert state.pending_high_water_mark is None
