@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/webhooks.py                    # 50,000 requests, 20 % redelivered
     .venv/bin/python benchmarks/webhooks.py --requests 5000    # a quick check
-    .venv/bin/python benchmarks/webhooks.py --requests 5000 --profile   # cProfile the receiving
+    .venv/bin/python benchmarks/webhooks.py --requests 5000 --profile   # where the time goes
 
 Everything on 127.0.0.1: PostgreSQL (a fresh database, `--postgres-url`), Redis
 (`--redis-url`, its database flushed first), production settings (DEBUG off,
@@ -927,7 +927,7 @@ def run(arguments: argparse.Namespace) -> int:
                 process_here_profiled()
             else:
                 drain(arguments, cluster, services, results[WEBHOOK_PATH], len(deliveries))
-        except BaseException:
+        except Exception:
             for service in services.values():
                 print(f"  --- the end of the {service.name}'s log ---\n{service.tail()}")
             raise

@@ -190,6 +190,9 @@ INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=5)
 INGEST_BREAKER_FAILURES = env.int("INGEST_BREAKER_FAILURES", default=5)
 INGEST_BREAKER_COOLDOWN = env.int("INGEST_BREAKER_COOLDOWN", default=60)
 INGEST_SYNC_CRON = env.str("INGEST_SYNC_CRON", default="0 2 * * *")
+# When the weekly reconciliation runs (streams that can list what still exists upstream,
+# such as jira/issues, mark the rest deleted).
+INGEST_RECONCILE_CRON = env.str("INGEST_RECONCILE_CRON", default="0 4 * * 0")
 INGEST_KEEP_RAW = env.bool("INGEST_KEEP_RAW", default=True)
 INGEST_RAW_RETENTION_DAYS = env.int("INGEST_RAW_RETENTION_DAYS", default=90)
 INGEST_JOB_RETENTION_DAYS = env.int("INGEST_JOB_RETENTION_DAYS", default=7)

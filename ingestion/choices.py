@@ -9,6 +9,7 @@ class JobKind(models.TextChoices):
     SYNC = "sync", "Stream sync"
     SOURCE_SYNC = "source_sync", "Source sync (all its streams)"
     WEBHOOK = "webhook", "Webhook delivery"
+    RECONCILE = "reconcile", "Reconciliation (rows deleted upstream)"
     CSV_IMPORT = "csv_import", "CSV import"
     CLEANUP = "cleanup", "Cleanup"
 

@@ -72,6 +72,7 @@ __all__ = [
     "default_cluster",
     "enqueue_due_retries",
     "enqueue_job",
+    "enqueue_reconciles",
     "enqueue_source_sync",
     "enqueue_sync",
     "fail_orphaned_runs",
@@ -544,6 +545,47 @@ def _run_counts(run: SyncRun) -> dict[str, int]:
 def _copy_counts(job: IngestionJob, run: SyncRun) -> None:
     counts = _run_counts(run)
     IngestionJob.objects.filter(pk=job.pk).update(**counts, progress_done=counts["pages"])
+
+
+@register_job_handler(JobKind.RECONCILE)
+def run_reconcile_job(job: IngestionJob) -> None:
+    """Mark what the upstream no longer lists as deleted (Jira issues deleted or moved)."""
+    from ingestion.reconcile import reconcile
+
+    stream = get_stream(job.source, job.entity)
+    allowed, wait = breaker_allows(job.source)
+    if not allowed:
+        raise JobDeferred(
+            wait or 0.0,
+            WAIT_BREAKER,
+            f"Circuit breaker for {job.source} is open; trying again when it half-opens.",
+        )
+    try:
+        reconcile(stream, job.scope, job_id=job.pk)
+    except TransientError:
+        record_failure(job.source)
+        raise
+    record_success(job.source)
+
+
+def enqueue_reconciles(*, priority: str = JobPriority.LOW) -> list[IngestionJob]:
+    """The weekly schedule: one reconciliation per reconcilable stream and configured scope,
+    unless one is still unfinished."""
+    from ingestion.reconcile import reconcilable_streams
+
+    pending = set(
+        IngestionJob.objects.filter(kind=JobKind.RECONCILE)
+        .exclude(status__in=FINISHED_JOB_STATUSES)
+        .values_list("source", "entity", "scope")
+    )
+    jobs = []
+    for stream in reconcilable_streams():
+        for scope in stream.configured_scopes():
+            if (stream.source, stream.entity, scope) in pending:
+                continue
+            params = {"source": stream.source, "entity": stream.entity, "scope": scope}
+            jobs.append(enqueue_job(JobKind.RECONCILE, params, priority, created_by="schedule"))
+    return jobs
 
 
 @register_job_handler(JobKind.CLEANUP)

@@ -32,5 +32,10 @@ def fan_out_syncs_task(full: bool = False) -> int:
     return len(jobs.fan_out_source_syncs(full=full))
 
 
+def reconcile_task() -> int:
+    """The weekly schedule: one reconciliation job per reconcilable stream and scope."""
+    return len(jobs.enqueue_reconciles())
+
+
 def cleanup_task() -> dict[str, int]:
     return jobs.cleanup()

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 # Fake upstream servers (tests/fakes/) for every test that talks HTTP.
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.jira.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):

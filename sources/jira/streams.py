@@ -69,6 +69,8 @@ ISSUE_FIELDS = (
     "updated",
     "resolutiondate",
 )
+# Keys of the objects in an issue's fields that only link elsewhere (see _drop_links).
+LINK_KEYS = ("self", "avatarUrls", "iconUrl", "avatarId")
 # Searches asking for ids only may page by up to 5,000 on Cloud; Data Center's default
 # cap (jira.search.views.default.max) is 1,000.
 CLOUD_ID_PAGE_SIZE = 5000
@@ -502,11 +504,41 @@ def _with_context(
     for issue, ids in zip(issues, sprints_of, strict=True):
         if isinstance(issue, dict):  # else the harness rejects it, with the reason
             # In place: the page was just decoded, and is nobody else's.
+            _drop_links(issue)
             issue[normalize.HUB_KEY] = {
                 **hub,
                 "known_sprints": [sprint for sprint in ids if sprint in known],
             }
     return issues
+
+
+def _drop_links(issue: dict[str, Any]) -> None:
+    """Drop the links to REST resources, icons and avatars from an issue as kept.
+
+    No row is built from them; they are a third of an issue's payload, which the
+    harness encodes, hashes and keeps for every issue; and they change on their
+    own (a new avatar), which would make unchanged issues look changed.
+    """
+    issue.pop("self", None)
+    issue.pop("expand", None)
+    fields = issue.get("fields")
+    if not isinstance(fields, dict):
+        return
+    for value in fields.values():
+        if isinstance(value, dict):
+            _drop_object_links(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _drop_object_links(item)
+
+
+def _drop_object_links(value: dict[str, Any]) -> None:
+    for key in LINK_KEYS:
+        value.pop(key, None)
+    category = value.get("statusCategory")
+    if isinstance(category, dict):
+        category.pop("self", None)
 
 
 def _sprints_of(issue: Any, sprint_field: str) -> list[str]:

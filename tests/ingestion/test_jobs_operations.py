@@ -99,8 +99,9 @@ def test_setup_schedules_is_idempotent(settings):
     call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
     schedules = {s.func: s for s in Schedule.objects.all()}
-    assert len(schedules) == 3
+    assert len(schedules) == 4
     assert schedules["ingestion.tasks.fan_out_syncs_task"].cron == "15 4 * * *"
+    assert schedules["ingestion.tasks.reconcile_task"].cron == "0 4 * * 0"
     assert schedules["ingestion.tasks.sweep_task"].minutes == 1
     assert schedules["ingestion.tasks.cleanup_task"].schedule_type == Schedule.CRON
 

@@ -18,10 +18,6 @@ from ingestion.harness import run_sync
 from ingestion.models import SyncRun
 from ingestion.streams import get_stream
 from tests.fakes.jira import CLOUD, DATA_CENTER, FakeJira
-
-# The fake's own fixtures (`jira_upstream`, `jira_server`), until tests/conftest.py lists
-# tests.fakes.jira.fixtures in pytest_plugins.
-from tests.fakes.jira.fixtures import jira_server, jira_upstream  # noqa: F401
 from tests.fakes.server import FakeServer
 
 EMAIL = "hub@example.com"

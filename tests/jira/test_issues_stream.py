@@ -9,7 +9,7 @@ import pytest
 
 from ingestion.errors import PermanentError, TransientError
 from ingestion.harness import run_sync
-from ingestion.models import RejectedRecord, SyncRun, SyncState
+from ingestion.models import RawRecord, RejectedRecord, SyncRun, SyncState
 from ingestion.streams import FetchContext, get_stream
 from sources.jira.jql import local_minute
 from sources.jira.streams import IssuesStream
@@ -110,6 +110,23 @@ def test_people_with_a_visible_email_are_linked_to_the_person_with_that_email(ji
     assert ada.person.email == "ada@example.com"
 
 
+def test_the_kept_payload_is_jiras_without_its_links_to_resources_icons_and_avatars(any_jira):
+    key = any_jira.upstream.add_issue("ALPHA", assignee="ada", issue_type="Bug")
+
+    any_jira.sync("issues", "ALPHA")
+
+    issue_id = str(any_jira.upstream.issue(key).id)
+    payload = RawRecord.objects.get(entity="issues", external_id=issue_id).payload
+    fields = payload["fields"]
+    assert (payload["id"], payload["key"]) == (issue_id, key)
+    assert "self" not in payload
+    assert fields["assignee"]["displayName"] == "Ada Lovelace"
+    assert "avatarUrls" not in fields["assignee"]
+    assert fields["status"]["statusCategory"]["key"] == "new"
+    assert not {"self", "iconUrl"} & (set(fields["status"]) | set(fields["issuetype"]))
+    assert payload["_hub"]["project"] == "ALPHA"
+
+
 def test_an_unchanged_incremental_sync_is_one_request(any_jira):
     any_jira.sync("issues", "ALPHA")
     any_jira.server.clear_requests()
@@ -187,6 +204,20 @@ def test_an_issue_updated_while_data_center_pages_shifts_no_other_past_a_page(ma
         seen.extend(record["key"] for record in page.records)
 
     assert set(seen) == keys_of(upstream)
+
+
+def test_the_next_searches_are_sent_while_the_harness_loads_a_page(make_jira, deployment):
+    jira = make_jira(deployment=deployment, issues_per_project=300)
+    pages = get_stream("jira", "issues").fetch_pages(
+        FetchContext(scope="ALPHA", since=None, cursor=None, full=True)
+    )
+
+    first = next(pages)  # five searches' issues, not loaded yet
+
+    assert len(first.records) == 50
+    # serverInfo, myself, field, the page's five searches, and the next one read ahead.
+    jira.server.wait_for_requests(3 + 5 + 1)
+    pages.close()
 
 
 def test_a_sync_stopped_by_an_upstream_error_resumes_after_its_last_page(make_jira, deployment):

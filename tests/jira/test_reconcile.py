@@ -225,3 +225,33 @@ def test_a_failed_reconciliation_says_which_scope(synced):
         call_command("sync", "jira", "issues", "--scope", "NOPE", "--reconcile", stderr=err)
 
     assert "no project NOPE" in err.getvalue()
+
+
+def test_the_weekly_schedule_queues_one_reconcile_job_per_project(synced, settings, empty_broker):
+    from ingestion.jobs import enqueue_reconciles
+
+    settings.JIRA_PROJECTS = ["ALPHA", "BETA"]
+
+    queued = enqueue_reconciles()
+    again = enqueue_reconciles()
+
+    assert sorted((job.entity, job.scope) for job in queued) == [
+        ("issues", "ALPHA"),
+        ("issues", "BETA"),
+    ]
+    assert again == []  # unfinished ones are not queued twice
+
+
+def test_a_reconcile_job_marks_the_deleted_issues(synced, empty_broker):
+    from ingestion.choices import JobKind, JobStatus
+    from ingestion.jobs import enqueue_job, run_job
+
+    gone = row(synced.upstream, "ALPHA-3")
+    synced.upstream.delete_issue("ALPHA-3")
+    job = enqueue_job(JobKind.RECONCILE, {"source": "jira", "entity": "issues", "scope": "ALPHA"})
+
+    finished = run_job(job.pk)
+
+    assert finished.status == JobStatus.SUCCEEDED
+    gone.refresh_from_db()
+    assert gone.deleted_at is not None

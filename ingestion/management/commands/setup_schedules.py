@@ -30,6 +30,12 @@ def pipeline_schedules() -> list[PipelineSchedule]:
             cron=settings.INGEST_SYNC_CRON,
         ),
         PipelineSchedule(
+            name="ingestion: weekly reconciliation (rows deleted upstream)",
+            func="ingestion.tasks.reconcile_task",
+            schedule_type=Schedule.CRON,
+            cron=settings.INGEST_RECONCILE_CRON,
+        ),
+        PipelineSchedule(
             name="ingestion: daily cleanup",
             func="ingestion.tasks.cleanup_task",
             schedule_type=Schedule.CRON,
