@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -234,24 +234,49 @@ def accept(source: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
     if receipt.immediate is not None:
         return Accepted(200, receipt.immediate)
     handled = receipt.event in receiver.handled_events
-    WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                source=source,
-                delivery_id=receipt.delivery_id[:100],
-                event=receipt.event[:100],
-                action=receipt.action[:100],
-                body=receipt.body,
-                status=DeliveryStatus.PENDING if handled else DeliveryStatus.IGNORED,
-                processed_at=None if handled else timezone.now(),
-            )
-        ],
-        # A redelivery hits the unique (source, delivery_id) and inserts nothing.
-        ignore_conflicts=True,
+    inserted = store_delivery(
+        WebhookDelivery(
+            source=source,
+            delivery_id=receipt.delivery_id[:100],
+            event=receipt.event[:100],
+            action=receipt.action[:100],
+            body=receipt.body,
+            status=DeliveryStatus.PENDING if handled else DeliveryStatus.IGNORED,
+            processed_at=None if handled else timezone.now(),
+        )
     )
-    if handled:
+    if handled and inserted:
+        # A redelivery found its delivery stored, with its job queued back then.
         transaction.on_commit(ensure_processing_job)
     return Accepted(202, {"status": "accepted", "delivery": receipt.delivery_id})
+
+
+def store_delivery(delivery: WebhookDelivery) -> bool:
+    """Insert the delivery unless (source, delivery_id) is stored; True when it was new.
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING` in autocommit: a single round
+    trip on the hottest path (the ORM's bulk_create wraps its INSERT in BEGIN and
+    COMMIT, and cannot say whether the row was new).
+    """
+    fields = [field for field in WebhookDelivery._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [
+        field.get_db_prep_save(field.pre_save(delivery, True), connection) for field in fields
+    ]
+    sql = (
+        f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({placeholders}) ON CONFLICT ({quote('source')}, {quote('delivery_id')}) "
+        f"DO NOTHING RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    delivery.pk = row[0]
+    return True
 
 
 def count_refusal(source: str, reason: str) -> None:
@@ -371,18 +396,21 @@ def process_pending(*, job_id: int | None = None, batch_size: int | None = None)
 
 def _claim_batch(token: str, size: int, *, exclude: set[int]) -> list[WebhookDelivery]:
     """Claim up to `size` deliveries by compare-and-set on their status: two jobs
-    never process the same delivery."""
+    never process the same delivery. Pending ones first (a plain range over the
+    (status, id) index); deliveries a dead worker left "processing" when none wait."""
     now = timezone.now()
-    claimable = Q(status=DeliveryStatus.PENDING) | Q(
-        status=DeliveryStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM
-    )
-    candidates = list(
-        WebhookDelivery.objects.filter(claimable)
-        .exclude(pk__in=exclude)
-        .order_by("id")
-        .values_list("pk", flat=True)[:size]
-    )
-    if not candidates:
+    pending = Q(status=DeliveryStatus.PENDING)
+    stale = Q(status=DeliveryStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
+    for claimable in (pending, stale):
+        candidates = list(
+            WebhookDelivery.objects.filter(claimable)
+            .exclude(pk__in=exclude)
+            .order_by("id")
+            .values_list("pk", flat=True)[:size]
+        )
+        if candidates:
+            break
+    else:
         return []
     WebhookDelivery.objects.filter(claimable, pk__in=candidates).update(
         status=DeliveryStatus.PROCESSING,
@@ -467,7 +495,12 @@ def _load_group(group: _Group, job_id: int | None) -> None:
                 source=stream.source, external_id__in={key for _, key, _ in items}
             ).values_list("external_id", flat=True)
         )
-        items = [item for item in items if item[1] not in stored]
+        # Only to create what is missing: one copy per key is enough.
+        first_of_key: dict[str, tuple[DeliveryOutcome, str, dict[str, Any]]] = {}
+        for item in items:
+            if item[1] not in stored:
+                first_of_key.setdefault(item[1], item)
+        items = list(first_of_key.values())
     if not items:
         return
     try:

@@ -14,7 +14,13 @@ import pytest
 from ingestion.choices import DeliveryStatus, JobKind
 from ingestion.jobs import CRITICAL_CLUSTER, purge_broker_queues
 from ingestion.models import IngestionJob, WebhookDelivery
-from tests.ingestion.qcluster_helpers import qcluster, shared_database, stop, wait_for
+from tests.ingestion.qcluster_helpers import (
+    django_process,
+    qcluster,
+    shared_database,
+    stop,
+    wait_for,
+)
 from tests.webhooks.conftest import GITHUB_SECRET
 from tests.webhooks.payloads import github_example, github_signature
 from tracking.models import Commit
@@ -49,6 +55,9 @@ def critical_cluster(broker, tmp_path, django_db_setup, django_db_blocker, monke
         caches["default"].clear()
 
         def start() -> None:
+            # The cluster's own cache: its database table when it runs without Redis,
+            # which this process (on Redis) did not create with the test database.
+            django_process(["createcachetable"], env, tmp_path / "cache.log").wait(timeout=60)
             processes.append(qcluster(env, tmp_path / "critical.log", CRITICAL_CLUSTER))
 
         try:
