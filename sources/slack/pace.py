@@ -57,7 +57,7 @@ def claim(fingerprint: str, method: str) -> float:
     interval = interval_seconds(method)
     if not interval:
         return blocked_for(fingerprint, method)
-    for _ in range(2):
+    for _ in range(3):
         now = timezone.now()
         rested = now - dt.timedelta(seconds=interval)
         free = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
@@ -68,6 +68,9 @@ def claim(fingerprint: str, method: str) -> float:
         if state is None:
             # First request of this method with this token: make its row, then claim.
             MethodPace.objects.get_or_create(fingerprint=fingerprint, method=method)
+            continue
+        if state == (None, None):
+            # Another worker made the row after our UPDATE looked: it is free, claim again.
             continue
         return _wait(now, interval, *state)
     raise RuntimeError(f"the pace row of {method} vanished while claiming it")  # pragma: no cover
