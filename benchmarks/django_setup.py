@@ -1,6 +1,6 @@
 """What every benchmark does before it measures: a fresh database and Django on it.
 
-    from benchmarks.django_setup import prepare_database, setup_django
+    from benchmarks.django_setup import fresh_django, prepare_database, setup_django
 
 Tables come straight from the models (as `pytest --nomigrations` makes them), so a
 benchmark measures the hub, not the migrations.
@@ -9,6 +9,9 @@ benchmark measures the hub, not the migrations.
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +55,13 @@ def setup_django(**environment: str) -> None:
 
     call_command("migrate", run_syncdb=True, verbosity=0)
     call_command("createcachetable", verbosity=0)
+
+
+@contextmanager
+def fresh_django(kind: str, postgres_url: str, **environment: str) -> Iterator[None]:
+    """Django set up with `environment` on an empty database (`prepare_database`; an
+    SQLite file lasts as long as the block)."""
+    with tempfile.TemporaryDirectory() as folder:
+        prepare_database(kind, postgres_url, folder)
+        setup_django(**environment)
+        yield

@@ -31,24 +31,30 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import json
 import math
-import os
-import pstats
 import random
 import re
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository
+
+from benchmarks.common import (
+    Fake,
+    Phase,
+    database_parser,
+    machine_load,
+    print_profile,
+    raw_keeping,
+    run_each_database,
+    run_phase,
+    verdict,
+)
+from benchmarks.django_setup import fresh_django
+
 TOKEN = "ghp_test"  # noqa: S105 (the fake GitHub's default token)
 ORG = "acme"
 PER_PAGE = 100
@@ -145,86 +151,38 @@ _PATH_KINDS = (
 )
 
 
-def requests_by_kind(by_path: dict[str, int]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for path, count in by_path.items():
-        for pattern, kind in _PATH_KINDS:
-            if pattern.match(path):
-                if kind is not None:
-                    counts[kind] += count
-                break
-        else:
-            counts["other"] += count
-    return counts
+def request_kind(path: str) -> str | None:
+    for pattern, kind in _PATH_KINDS:
+        if pattern.match(path):
+            return kind
+    return "other"
 
 
-class Upstream:
-    """The fake in its child process: its request log, its counters, its change route."""
+def fake_github(scale: Scale, seed: int) -> Fake:
+    options = {
+        "repositories": scale.repositories,
+        "commits": scale.commits,
+        "issues": scale.issues,
+        "pulls": scale.pulls,
+        "seed": seed,
+        "tokens": [TOKEN],
+        "orgs": [ORG],
+    }
+    return Fake("benchmarks.github_sync:create_fake_app", options, request_kind)
 
-    def __init__(self, scale: Scale, seed: int) -> None:
-        from tests.fakes.server import SubprocessFakeServer
 
-        options = {
-            "repositories": scale.repositories,
-            "commits": scale.commits,
-            "issues": scale.issues,
-            "pulls": scale.pulls,
-            "seed": seed,
-            "tokens": [TOKEN],
-            "orgs": [ORG],
-        }
-        self.server = SubprocessFakeServer(
-            "benchmarks.github_sync:create_fake_app", options=options, startup_timeout=300.0
-        )
-
-    def start(self) -> str:
-        return self.server.start().url
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def _call(self, method: str, path: str, payload: Any = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        # Always http://127.0.0.1:<port>, as the child printed it.
-        request = urllib.request.Request(f"{self.server.url}{path}", data=data, method=method)  # noqa: S310
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (loopback)
-            return json.loads(response.read() or b"null")
-
-    def counters(self) -> tuple[int, int]:
-        """(counted requests, 304s) of the token, as the fake's rate limiter saw them."""
-        state = self._call("GET", STATE_ROUTE)
-        return state["counted_requests"].get(TOKEN, 0), state["not_modified"].get(TOKEN, 0)
-
-    def received(self) -> Counter[str]:
-        return requests_by_kind(self.server.stats()["by_path"])
-
-    def clear(self) -> None:
-        self.server.clear_requests()
-
-    def change(self, fraction: float, seed: int) -> dict[str, int]:
-        return self._call("POST", CHANGE_ROUTE, {"fraction": fraction, "seed": seed})
+def rate_counters(fake: Fake) -> tuple[int, int]:
+    """(counted requests, 304s) of the token, as the fake's rate limiter saw them."""
+    state = fake.call("GET", STATE_ROUTE)
+    return state["counted_requests"].get(TOKEN, 0), state["not_modified"].get(TOKEN, 0)
 
 
 @dataclass
-class PhaseResult:
-    label: str
-    seconds: float
-    cpu_seconds: float = 0.0  # this process's CPU time: less noisy on a shared machine
-    runs: dict[str, list[Any]] = field(default_factory=dict)  # stream → SyncRuns
-    received: Counter[str] = field(default_factory=Counter)  # the fake's request log
+class PhaseResult(Phase):
     counted: int = 0  # the fake's counted requests (primary budget spent)
     not_modified: int = 0
     remaining_before: int | None = None
     remaining_after: int | None = None
-
-    def total(self, name: str, stream: str | None = None) -> int:
-        groups = [self.runs[stream]] if stream else list(self.runs.values())
-        return sum(getattr(run, name) for runs in groups for run in runs)
-
-    @property
-    def received_total(self) -> int:
-        return sum(self.received.values())
 
 
 def credential_remaining() -> int | None:
@@ -250,43 +208,29 @@ def sync_everything(full: bool) -> dict[str, list[Any]]:
     return runs
 
 
-def run_phase(
-    label: str, upstream: Upstream, *, full: bool, profile: bool = False, profile_file: str = ""
+def github_phase(
+    label: str, fake: Fake, *, full: bool, profiler: cProfile.Profile | None = None
 ) -> PhaseResult:
-    upstream.clear()
-    counted_before, not_modified_before = upstream.counters()
-    result = PhaseResult(label, 0.0, remaining_before=credential_remaining())
-    profiler = cProfile.Profile() if profile else None
-    started, cpu_started = time.perf_counter(), time.process_time()
-    if profiler is not None:
-        profiler.enable()
-    result.runs = sync_everything(full)
-    if profiler is not None:
-        profiler.disable()
-    result.seconds = time.perf_counter() - started
-    result.cpu_seconds = time.process_time() - cpu_started
-    counted_after, not_modified_after = upstream.counters()
+    counted_before, not_modified_before = rate_counters(fake)
+    result = run_phase(
+        PhaseResult(label, remaining_before=credential_remaining()),
+        fake,
+        lambda: sync_everything(full),
+        profiler,
+    )
+    counted_after, not_modified_after = rate_counters(fake)
     result.counted = counted_after - counted_before
     result.not_modified = not_modified_after - not_modified_before
     result.remaining_after = credential_remaining()
-    result.received = upstream.received()
-    failed = [run for runs in result.runs.values() for run in runs if run.status != "succeeded"]
-    mismatched = [run for runs in result.runs.values() for run in runs if run.counts_mismatch]
-    assert not failed and not mismatched, (failed, mismatched)
     print_phase(result)
-    if profiler is not None:
-        print_profile(profiler)
-        if profile_file:
-            profiler.dump_stats(profile_file)
     return result
 
 
 def print_phase(result: PhaseResult) -> None:
-    fetched = result.total("fetched")
-    rate = fetched / result.seconds if result.seconds else 0.0
     print(
         f"  {result.label}: {result.seconds:6.1f} s ({result.cpu_seconds:.1f} s CPU in the hub), "
-        f"{fetched:,} records fetched ({rate:,.0f} /s), created {result.total('created'):,}, "
+        f"{result.total('fetched'):,} records fetched ({result.rate():,.0f} /s), "
+        f"created {result.total('created'):,}, "
         f"updated {result.total('updated'):,}, unchanged {result.total('unchanged'):,}, "
         f"rejected {result.total('rejected'):,}",
         flush=True,
@@ -317,18 +261,6 @@ def print_phase(result: PhaseResult) -> None:
         print(f"    other requests the fake received: {dict(others)}", flush=True)
 
 
-def print_profile(profiler: cProfile.Profile, lines: int = 30) -> None:
-    for order in ("tottime", "cumulative"):
-        buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats(order).print_stats(lines)
-        print(f"    --- profile of the phase, by {order} ---", flush=True)
-        print("\n".join(f"    {line}" for line in buffer.getvalue().splitlines()), flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def check_targets(scale: Scale, phases: dict[str, PhaseResult]) -> None:
     full, first, steady = phases["full"], phases["first incremental"], phases["unchanged"]
     print("  targets:", flush=True)
@@ -348,7 +280,7 @@ def check_targets(scale: Scale, phases: dict[str, PhaseResult]) -> None:
         f"{full.received_total:,} requests in all (target <= {total_limit:,})",
         flush=True,
     )
-    rate = full.total("fetched") / full.seconds
+    rate = full.rate()
     print(
         f"    {verdict(rate >= TARGET_RECORDS_PER_SECOND)} full sync: {rate:,.0f} records/s "
         f"end to end (target >= {TARGET_RECORDS_PER_SECOND:,})",
@@ -403,59 +335,46 @@ def check_changes(changed: dict[str, int], result: PhaseResult) -> None:
 
 
 def run_one(arguments: argparse.Namespace) -> None:
-    from benchmarks.django_setup import prepare_database, setup_django
-
     scale = Scale(arguments.repositories, arguments.commits, arguments.issues, arguments.pulls)
-    upstream = Upstream(scale, arguments.seed)
-    started = time.perf_counter()
-    url = upstream.start()
-    print(
-        f"{arguments.database}: fake GitHub at {url} (own process, data generated in "
-        f"{time.perf_counter() - started:.1f} s): {scale.repositories} repositories x "
-        f"{scale.commits:,} commits, {scale.issues} issues, {scale.pulls} pull requests "
-        f"= {scale.records:,} records; load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-        flush=True,
-    )
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            prepare_database(arguments.database, arguments.postgres_url, folder)
-            setup_django(
-                GITHUB_API_URL=url,
-                GITHUB_TOKEN=TOKEN,
-                GITHUB_ORGS=ORG,
-                GITHUB_REPOS="",
-                GITHUB_RETRY_BACKOFF="0.05",
-            )
-            from django.conf import settings
-
-            raw = "on" if settings.INGEST_KEEP_RAW else "off (INGEST_KEEP_RAW)"
-            print(f"  raw keeping {raw}; GitHub pages of {PER_PAGE}", flush=True)
-            phases = {
-                "full": run_phase(
-                    "full sync",
-                    upstream,
-                    full=True,
-                    profile=arguments.profile or bool(arguments.profile_file),
-                    profile_file=arguments.profile_file,
-                )
-            }
-            phases["first incremental"] = run_phase("first incremental", upstream, full=False)
-            phases["unchanged"] = run_phase("unchanged incremental", upstream, full=False)
-            changed = upstream.change(arguments.changed, arguments.seed)
+    with fake_github(scale, arguments.seed) as fake:
+        print(
+            f"{arguments.database}: fake GitHub at {fake.url} (own process, data generated in "
+            f"{fake.ready_seconds:.1f} s): {scale.repositories} repositories x "
+            f"{scale.commits:,} commits, {scale.issues} issues, {scale.pulls} pull requests "
+            f"= {scale.records:,} records; {machine_load()}",
+            flush=True,
+        )
+        with fresh_django(
+            arguments.database,
+            arguments.postgres_url,
+            GITHUB_API_URL=fake.url,
+            GITHUB_TOKEN=TOKEN,
+            GITHUB_ORGS=ORG,
+            GITHUB_REPOS="",
+            GITHUB_RETRY_BACKOFF="0.05",
+        ):
+            print(f"  raw keeping {raw_keeping()}; GitHub pages of {PER_PAGE}", flush=True)
+            profiler = cProfile.Profile() if arguments.profile or arguments.profile_file else None
+            phases = {"full": github_phase("full sync", fake, full=True, profiler=profiler)}
+            if profiler is not None:
+                print_profile(profiler, ("tottime", "cumulative"), lines=30)
+                if arguments.profile_file:
+                    profiler.dump_stats(arguments.profile_file)
+            phases["first incremental"] = github_phase("first incremental", fake, full=False)
+            phases["unchanged"] = github_phase("unchanged incremental", fake, full=False)
+            wanted = {"fraction": arguments.changed, "seed": arguments.seed}
+            changed = fake.call("POST", CHANGE_ROUTE, wanted)
             print(f"  changed in the fake: {changed}", flush=True)
             percent = f"{arguments.changed:.0%}"
-            phases["changed"] = run_phase(f"{percent} changed", upstream, full=False)
+            phases["changed"] = github_phase(f"{percent} changed", fake, full=False)
             check_targets(scale, phases)
             check_changes(changed, phases["changed"])
-    finally:
-        upstream.stop()
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/hub_ghbench")
+    parser = database_parser(
+        __doc__.split("\n")[0], "postgres://postgres@127.0.0.1:5432/hub_ghbench"
+    )
     parser.add_argument("--repositories", type=int, default=100)
     parser.add_argument("--commits", type=int, default=1_000, help="per repository")
     parser.add_argument("--issues", type=int, default=200, help="per repository")
@@ -468,15 +387,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    arguments = parse_arguments()
-    sys.path.insert(0, str(ROOT))
-    if arguments.database != "both":
-        run_one(arguments)
-        return
-    # Django is set up once per process, for one database: one child per database.
-    for database in ("sqlite", "postgres"):
-        command = [sys.executable, __file__, *sys.argv[1:], "--database", database]
-        subprocess.run(command, check=True)
+    run_each_database(__file__, parse_arguments(), run_one)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -83,11 +82,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     arguments = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from benchmarks.django_setup import prepare_database, setup_django
+    from benchmarks.django_setup import fresh_django
 
-    with tempfile.TemporaryDirectory() as folder:
-        prepare_database(arguments.database, arguments.postgres_url, folder)
-        setup_django()
+    with fresh_django(arguments.database, arguments.postgres_url):
         from ingestion.harness import run_sync
         from tests.ingestion.memory_streams import (
             commit_record,

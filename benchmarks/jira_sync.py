@@ -26,22 +26,28 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import json
 import os
-import pstats
 import random
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository
+
+from benchmarks.common import (
+    Fake,
+    Phase,
+    database_parser,
+    machine_load,
+    print_profile,
+    raw_keeping,
+    run_each_database,
+    run_phase,
+    verdict,
+)
+from benchmarks.django_setup import fresh_django
+
 EMAIL = "hub@example.com"
 API_TOKEN = "jira-api-token"  # noqa: S105 (the fake Jira's default credential)
 PAT = "jira-pat"
@@ -103,67 +109,17 @@ def request_kind(path: str) -> str | None:
     return path.rsplit("/", 1)[-1]  # serverInfo, myself, field
 
 
-class Upstream:
-    """The fake in its child process: its request log and its change route."""
-
-    def __init__(self, scale: Scale, deployment: str, seed: int) -> None:
-        from tests.fakes.server import SubprocessFakeServer
-
-        options = {
-            "deployment": deployment,
-            "projects": scale.projects,
-            "issues_per_project": scale.issues,
-            "sprints_per_board": scale.sprints,
-            "kanban_board": False,
-            "seed": seed,
-            "time_zone": "America/Los_Angeles",
-        }
-        self.server = SubprocessFakeServer(
-            "benchmarks.jira_sync:create_fake_app", options=options, startup_timeout=300.0
-        )
-
-    def start(self) -> str:
-        return self.server.start().url
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def received(self) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for path, count in self.server.stats()["by_path"].items():
-            kind = request_kind(path)
-            if kind is not None:
-                counts[kind] += count
-        return counts
-
-    def clear(self) -> None:
-        self.server.clear_requests()
-
-    def change(self, fraction: float, seed: int) -> dict[str, int]:
-        data = json.dumps({"fraction": fraction, "seed": seed}).encode()
-        request = urllib.request.Request(  # noqa: S310 (http://127.0.0.1:<port>, the child's)
-            f"{self.server.url}{CHANGE_ROUTE}", data=data, method="POST"
-        )
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-            return json.loads(response.read())
-
-
-@dataclass
-class PhaseResult:
-    label: str
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-    runs: dict[str, list[Any]] = field(default_factory=dict)
-    received: Counter[str] = field(default_factory=Counter)
-
-    def total(self, name: str, entity: str | None = None) -> int:
-        groups = [self.runs[entity]] if entity else list(self.runs.values())
-        return sum(getattr(run, name) for runs in groups for run in runs)
-
-    @property
-    def issues_per_second(self) -> float:
-        return self.total("fetched", "issues") / self.seconds if self.seconds else 0.0
+def fake_jira(scale: Scale, deployment: str, seed: int) -> Fake:
+    options = {
+        "deployment": deployment,
+        "projects": scale.projects,
+        "issues_per_project": scale.issues,
+        "sprints_per_board": scale.sprints,
+        "kanban_board": False,
+        "seed": seed,
+        "time_zone": "America/Los_Angeles",
+    }
+    return Fake("benchmarks.jira_sync:create_fake_app", options, request_kind)
 
 
 def sync_everything(full: bool) -> dict[str, list[Any]]:
@@ -182,37 +138,19 @@ def sync_everything(full: bool) -> dict[str, list[Any]]:
     return runs
 
 
-def run_phase(label: str, upstream: Upstream, *, full: bool, profile: bool = False) -> PhaseResult:
-    upstream.clear()
-    result = PhaseResult(label)
-    profiler = cProfile.Profile() if profile else None
-    started, cpu_started = time.perf_counter(), time.process_time()
-    if profiler is not None:
-        profiler.enable()
-    result.runs = sync_everything(full)
-    if profiler is not None:
-        profiler.disable()
-    result.seconds = time.perf_counter() - started
-    result.cpu_seconds = time.process_time() - cpu_started
-    result.received = upstream.received()
-    failed = [run for runs in result.runs.values() for run in runs if run.status != "succeeded"]
-    mismatched = [run for runs in result.runs.values() for run in runs if run.counts_mismatch]
-    assert not failed and not mismatched, (failed, mismatched)
+def jira_phase(
+    label: str, fake: Fake, *, full: bool, profiler: cProfile.Profile | None = None
+) -> Phase:
+    result = run_phase(Phase(label), fake, lambda: sync_everything(full), profiler)
     print_phase(result)
-    if profiler is not None:
-        buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats(
-            os.environ.get("BENCH_SORT", "tottime")
-        ).print_stats(int(os.environ.get("BENCH_LINES", "25")))
-        print("\n".join(f"    {line}" for line in buffer.getvalue().splitlines()), flush=True)
     return result
 
 
-def print_phase(result: PhaseResult) -> None:
+def print_phase(result: Phase) -> None:
     print(
         f"  {result.label}: {result.seconds:6.1f} s ({result.cpu_seconds:.1f} s CPU in the hub), "
         f"{result.total('fetched', 'issues'):,} issues fetched "
-        f"({result.issues_per_second:,.0f} issues/s end to end), "
+        f"({result.rate('issues'):,.0f} issues/s end to end), "
         f"{result.total('fetched', 'sprints'):,} sprints",
         flush=True,
     )
@@ -227,22 +165,18 @@ def print_phase(result: PhaseResult) -> None:
         )
     received = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.received.items()))
     print(
-        f"    requests received by the fake: {sum(result.received.values()):,} ({received})",
+        f"    requests received by the fake: {result.received_total:,} ({received})",
         flush=True,
     )
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def check_targets(scale: Scale, phases: dict[str, PhaseResult], changed: int) -> None:
+def check_targets(scale: Scale, phases: dict[str, Phase], changed: int) -> None:
     full, steady, edited = phases["full"], phases["unchanged"], phases["changed"]
     pages = scale.projects * -(-scale.issues // PAGE_SIZE)
     print("  targets:", flush=True)
     print(
-        f"    {verdict(full.issues_per_second >= TARGET_ISSUES_PER_SECOND)} full sync: "
-        f"{full.issues_per_second:,.0f} issues/s end to end (target >= "
+        f"    {verdict(full.rate('issues') >= TARGET_ISSUES_PER_SECOND)} full sync: "
+        f"{full.rate('issues'):,.0f} issues/s end to end (target >= "
         f"{TARGET_ISSUES_PER_SECOND:,})",
         flush=True,
     )
@@ -256,7 +190,7 @@ def check_targets(scale: Scale, phases: dict[str, PhaseResult], changed: int) ->
     print(
         f"    {verdict(searches <= scale.projects)} unchanged incremental: {searches} "
         f"searches for {scale.projects} projects (target <= one per project), "
-        f"{sum(steady.received.values())} requests in all",
+        f"{steady.received_total} requests in all",
         flush=True,
     )
     print(
@@ -267,55 +201,46 @@ def check_targets(scale: Scale, phases: dict[str, PhaseResult], changed: int) ->
 
 
 def run_one(arguments: argparse.Namespace) -> None:
-    from benchmarks.django_setup import prepare_database, setup_django
-
     scale = Scale(arguments.projects, arguments.issues, arguments.sprints)
-    upstream = Upstream(scale, arguments.deployment, arguments.seed)
-    started = time.perf_counter()
-    url = upstream.start()
-    print(
-        f"{arguments.database}: fake Jira ({arguments.deployment}) at {url}, own process, "
-        f"ready in {time.perf_counter() - started:.1f} s: {scale.projects} projects x "
-        f"{scale.issues:,} issues = {scale.total_issues:,}, {scale.projects * scale.sprints} "
-        f"sprints; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-        flush=True,
-    )
     credentials = (
         {"JIRA_EMAIL": EMAIL, "JIRA_API_TOKEN": API_TOKEN, "JIRA_PAT": ""}
         if arguments.deployment == "cloud"
         else {"JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "JIRA_PAT": PAT}
     )
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            prepare_database(arguments.database, arguments.postgres_url, folder)
-            setup_django(
-                JIRA_BASE_URL=url,
-                JIRA_PROJECTS="",
-                JIRA_BOARDS="",
-                JIRA_PAGE_SIZE=str(PAGE_SIZE),
-                **credentials,
-            )
-            from django.conf import settings
-
-            raw = "on" if settings.INGEST_KEEP_RAW else "off (INGEST_KEEP_RAW)"
-            print(f"  raw keeping {raw}; {PAGE_SIZE} issues per search", flush=True)
-            phases = {
-                "full": run_phase("full sync", upstream, full=True, profile=arguments.profile)
-            }
-            phases["unchanged"] = run_phase("unchanged incremental", upstream, full=False)
-            changed = upstream.change(arguments.changed, arguments.seed)["issues"]
+    with fake_jira(scale, arguments.deployment, arguments.seed) as fake:
+        print(
+            f"{arguments.database}: fake Jira ({arguments.deployment}) at {fake.url}, own "
+            f"process, ready in {fake.ready_seconds:.1f} s: {scale.projects} projects x "
+            f"{scale.issues:,} issues = {scale.total_issues:,}, {scale.projects * scale.sprints} "
+            f"sprints; {machine_load()}",
+            flush=True,
+        )
+        with fresh_django(
+            arguments.database,
+            arguments.postgres_url,
+            JIRA_BASE_URL=fake.url,
+            JIRA_PROJECTS="",
+            JIRA_BOARDS="",
+            JIRA_PAGE_SIZE=str(PAGE_SIZE),
+            **credentials,
+        ):
+            print(f"  raw keeping {raw_keeping()}; {PAGE_SIZE} issues per search", flush=True)
+            profiler = cProfile.Profile() if arguments.profile else None
+            phases = {"full": jira_phase("full sync", fake, full=True, profiler=profiler)}
+            if profiler is not None:
+                order = os.environ.get("BENCH_SORT", "tottime")
+                print_profile(profiler, (order,), lines=int(os.environ.get("BENCH_LINES", "25")))
+            phases["unchanged"] = jira_phase("unchanged incremental", fake, full=False)
+            wanted = {"fraction": arguments.changed, "seed": arguments.seed}
+            changed = fake.call("POST", CHANGE_ROUTE, wanted)["issues"]
             print(f"  changed in the fake: {changed:,} issues", flush=True)
-            phases["changed"] = run_phase(f"{arguments.changed:.0%} changed", upstream, full=False)
+            phases["changed"] = jira_phase(f"{arguments.changed:.0%} changed", fake, full=False)
             check_targets(scale, phases, changed)
-    finally:
-        upstream.stop()
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument(
-        "--postgres-url", default="postgres://postgres@127.0.0.1:5432/hub_jirabench"
+    parser = database_parser(
+        __doc__.split("\n")[0], "postgres://postgres@127.0.0.1:5432/hub_jirabench"
     )
     parser.add_argument("--deployment", choices=["cloud", "data_center"], default="cloud")
     parser.add_argument("--projects", type=int, default=5)
@@ -323,20 +248,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sprints", type=int, default=40, help="per board (one board a project)")
     parser.add_argument("--changed", type=float, default=0.01, help="fraction changed in phase 3")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile", action="store_true", help="cProfile the full sync")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the full sync (order and length: BENCH_SORT, default tottime, and "
+        "BENCH_LINES, default 25, in the environment)",
+    )
     return parser.parse_args(argv)
 
 
 def main() -> None:
-    arguments = parse_arguments()
-    sys.path.insert(0, str(ROOT))
-    if arguments.database != "both":
-        run_one(arguments)
-        return
-    # Django is set up once per process, for one database: one child per database.
-    for database in ("sqlite", "postgres"):
-        command = [sys.executable, __file__, *sys.argv[1:], "--database", database]
-        subprocess.run(command, check=True)
+    run_each_database(__file__, parse_arguments(), run_one)
 
 
 if __name__ == "__main__":

@@ -27,20 +27,27 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import math
-import os
-import pstats
-import subprocess
 import sys
-import tempfile
-import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository
+
+from benchmarks.common import (
+    Fake,
+    Phase,
+    database_parser,
+    machine_load,
+    print_profile,
+    raw_keeping,
+    run_each_database,
+    run_phase,
+    verdict,
+)
+from benchmarks.django_setup import fresh_django
+
 TOKEN = "xoxb-test-token"  # noqa: S105 (the fake Slack's default token)
 TARGET_MESSAGES_PER_SECOND = 3_000
 METHODS = ("conversations.history", "conversations.replies", "auth.test")
@@ -73,70 +80,32 @@ class Scale:
         return {"conversations.history": history, "conversations.replies": replies}
 
 
-@dataclass
-class PhaseResult:
-    label: str
-    seconds: float
-    cpu_seconds: float
-    runs: list[Any] = field(default_factory=list)
-    received: Counter[str] = field(default_factory=Counter)
-
-    def total(self, name: str) -> int:
-        return sum(getattr(run, name) for run in self.runs)
-
-    @property
-    def rate(self) -> float:
-        return self.total("fetched") / self.seconds if self.seconds else 0.0
+def method_of(path: str) -> str:
+    return path.rsplit("/", 1)[-1]  # /api/conversations.history
 
 
-def received_by_method(stats: dict[str, Any]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for path, count in stats["by_path"].items():
-        counts[path.rsplit("/", 1)[-1]] += count
-    return counts
-
-
-def sync_messages(full: bool) -> list[Any]:
+def sync_messages(full: bool) -> dict[str, list[Any]]:
     from ingestion.harness import run_sync
     from ingestion.streams import get_stream
 
     stream = get_stream("slack", "messages")
-    return [run_sync(stream, channel, full=full) for channel in stream.configured_scopes()]
+    return {
+        "messages": [run_sync(stream, channel, full=full) for channel in stream.configured_scopes()]
+    }
 
 
-def run_phase(
-    label: str, server: Any, *, full: bool, profile: bool = False, profile_order: str = "tottime"
-) -> PhaseResult:
-    server.clear_requests()
-    profiler = cProfile.Profile() if profile else None
-    started, cpu_started = time.perf_counter(), time.process_time()
-    if profiler is not None:
-        profiler.enable()
-    runs = sync_messages(full)
-    if profiler is not None:
-        profiler.disable()
-    result = PhaseResult(
-        label,
-        time.perf_counter() - started,
-        time.process_time() - cpu_started,
-        runs,
-        received_by_method(server.stats()),
-    )
-    failed = [run for run in runs if run.status != "succeeded" or run.counts_mismatch]
-    assert not failed, failed
+def slack_phase(
+    label: str, fake: Fake, *, full: bool, profiler: cProfile.Profile | None = None
+) -> Phase:
+    result = run_phase(Phase(label), fake, lambda: sync_messages(full), profiler)
     print_phase(result)
-    if profiler is not None:
-        buffer = io.StringIO()
-        stats = pstats.Stats(profiler, stream=buffer).strip_dirs()
-        stats.sort_stats(profile_order).print_stats(40)
-        print("\n".join(f"    {line}" for line in buffer.getvalue().splitlines()), flush=True)
     return result
 
 
-def print_phase(result: PhaseResult) -> None:
+def print_phase(result: Phase) -> None:
     print(
         f"  {result.label}: {result.seconds:6.1f} s ({result.cpu_seconds:.1f} s CPU in the hub), "
-        f"{result.total('fetched'):,} messages fetched ({result.rate:,.0f} /s), "
+        f"{result.total('fetched'):,} messages fetched ({result.rate():,.0f} /s), "
         f"created {result.total('created'):,}, updated {result.total('updated'):,}, "
         f"unchanged {result.total('unchanged'):,}, rejected {result.total('rejected'):,}; "
         f"{result.total('pages'):,} harness pages",
@@ -145,20 +114,16 @@ def print_phase(result: PhaseResult) -> None:
     by_method = ", ".join(f"{method} {result.received[method]:,}" for method in METHODS)
     print(
         f"    requests: {result.total('requests'):,} counted by the hub, "
-        f"{sum(result.received.values()):,} received by the fake ({by_method}); "
+        f"{result.received_total:,} received by the fake ({by_method}); "
         f"retries {result.total('retries')}",
         flush=True,
     )
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def check_targets(scale: Scale, full: PhaseResult, steady: PhaseResult) -> list[str]:
+def check_targets(scale: Scale, full: Phase, steady: Phase) -> list[str]:
     allowed = scale.requests_allowed()
     lines = [
-        f"{verdict(full.rate >= TARGET_MESSAGES_PER_SECOND)} full sync: {full.rate:,.0f} "
+        f"{verdict(full.rate() >= TARGET_MESSAGES_PER_SECOND)} full sync: {full.rate():,.0f} "
         f"messages/s end to end (target >= {TARGET_MESSAGES_PER_SECOND:,})",
     ]
     for method, limit in allowed.items():
@@ -184,12 +149,14 @@ def check_targets(scale: Scale, full: PhaseResult, steady: PhaseResult) -> list[
     return lines
 
 
-def write_figures(path: str, database: str, scale: Scale, phases: list[PhaseResult], lines) -> None:
+def write_figures(
+    path: str, database: str, scale: Scale, phases: list[Phase], lines: list[str]
+) -> None:
     """Append this database's figures to `path` (markdown), for the benchmarks README."""
     full = phases[0]
     rows = [
         f"| {database} | {phase.label} | {phase.seconds:.1f} s | {phase.total('fetched'):,} | "
-        f"{phase.rate:,.0f} /s | {phase.total('requests'):,} | "
+        f"{phase.rate():,.0f} /s | {phase.total('requests'):,} | "
         f"{phase.received['conversations.history']:,} / "
         f"{phase.received['conversations.replies']:,} |"
         for phase in phases
@@ -203,16 +170,11 @@ def write_figures(path: str, database: str, scale: Scale, phases: list[PhaseResu
         out.write("\n".join(rows) + "\n")
         out.write(
             f"<!-- {database}: {scale.channels} channels x {scale.messages:,} messages, "
-            f"{full.total('fetched'):,} with replies; "
-            + "; ".join(line for line in lines)
-            + " -->\n"
+            f"{full.total('fetched'):,} with replies; " + "; ".join(lines) + " -->\n"
         )
 
 
 def run_one(arguments: argparse.Namespace) -> None:
-    from benchmarks.django_setup import prepare_database, setup_django
-    from tests.fakes.server import SubprocessFakeServer
-
     scale = Scale(
         arguments.channels,
         arguments.messages,
@@ -228,60 +190,46 @@ def run_one(arguments: argparse.Namespace) -> None:
         "users": arguments.users,
         "seed": arguments.seed,
     }
-    started = time.perf_counter()
-    server = SubprocessFakeServer(
-        "tests.fakes.slack:create_app", options=options, startup_timeout=300.0
-    ).start()
-    print(
-        f"{arguments.database}: fake Slack at {server.url} (own process, data generated in "
-        f"{time.perf_counter() - started:.1f} s): {scale.channels} channels x "
-        f"{scale.messages:,} messages, {scale.threads_per_channel} threads of {scale.replies} "
-        f"replies each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-        flush=True,
-    )
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            prepare_database(arguments.database, arguments.postgres_url, folder)
-            setup_django(
-                SLACK_API_URL=f"{server.url}/api/",
-                SLACK_BOT_TOKEN=TOKEN,
-                SLACK_CHANNELS="",
-                SLACK_REQUESTS_PER_MINUTE="0",
-                SLACK_HISTORY_LIMIT=str(scale.history_limit),
-            )
-            from django.conf import settings
-
+    with Fake("tests.fakes.slack:create_app", options, method_of) as fake:
+        print(
+            f"{arguments.database}: fake Slack at {fake.url} (own process, data generated in "
+            f"{fake.ready_seconds:.1f} s): {scale.channels} channels x "
+            f"{scale.messages:,} messages, {scale.threads_per_channel} threads of {scale.replies} "
+            f"replies each; {machine_load()}",
+            flush=True,
+        )
+        with fresh_django(
+            arguments.database,
+            arguments.postgres_url,
+            SLACK_API_URL=f"{fake.url}/api/",
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_CHANNELS="",
+            SLACK_REQUESTS_PER_MINUTE="0",
+            SLACK_HISTORY_LIMIT=str(scale.history_limit),
+        ):
             from ingestion.harness import run_sync
             from ingestion.streams import get_stream
 
-            raw = "on" if settings.INGEST_KEEP_RAW else "off (INGEST_KEEP_RAW)"
             print(
-                f"  raw keeping {raw}; pages of {scale.history_limit} messages; pace off",
+                f"  raw keeping {raw_keeping()}; pages of {scale.history_limit} messages; pace off",
                 flush=True,
             )
             for entity in ("channels", "users"):
                 run = run_sync(get_stream("slack", entity))
                 assert run.status == "succeeded", run
-            full = run_phase(
-                "full sync",
-                server,
-                full=True,
-                profile=arguments.profile,
-                profile_order=arguments.profile_order,
-            )
-            steady = run_phase("unchanged incremental", server, full=False)
+            profiler = cProfile.Profile() if arguments.profile else None
+            full = slack_phase("full sync", fake, full=True, profiler=profiler)
+            if profiler is not None:
+                print_profile(profiler, (arguments.profile_order,), lines=40)
+            steady = slack_phase("unchanged incremental", fake, full=False)
             lines = check_targets(scale, full, steady)
             if arguments.figures:
                 write_figures(arguments.figures, arguments.database, scale, [full, steady], lines)
-    finally:
-        server.stop()
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument(
-        "--postgres-url", default="postgres://postgres@127.0.0.1:5432/hub_slackbench"
+    parser = database_parser(
+        __doc__.split("\n")[0], "postgres://postgres@127.0.0.1:5432/hub_slackbench"
     )
     parser.add_argument("--channels", type=int, default=20)
     parser.add_argument("--messages", type=int, default=5_000, help="per channel")
@@ -297,15 +245,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    arguments = parse_arguments()
-    sys.path.insert(0, str(ROOT))
-    if arguments.database != "both":
-        run_one(arguments)
-        return
-    # Django is set up once per process, for one database: one child per database.
-    for database in ("sqlite", "postgres"):
-        command = [sys.executable, __file__, *sys.argv[1:], "--database", database]
-        subprocess.run(command, check=True)
+    run_each_database(__file__, parse_arguments(), run_one)
 
 
 if __name__ == "__main__":

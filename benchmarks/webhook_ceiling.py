@@ -17,15 +17,15 @@ ON CONFLICT with its indexes, the queued-job flag in Redis.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from ingestion.webhooks import signature_matches
+from sources.github.webhooks import SIGNATURE_PREFIX
 
 CEILING_TABLE = "bench_webhook_ceiling"
 CREATE_CEILING_TABLE = (
@@ -39,18 +39,12 @@ _INSERT = (
 )
 
 
-def _signed(body: bytes, signature: str) -> bool:
-    """Like the hub: every configured secret compared in constant time."""
-    matched = False
-    for secret in settings.GITHUB_WEBHOOK_SECRET:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(f"sha256={digest}".encode(), signature.encode())
-    return matched
-
-
 def _verified_body(request: HttpRequest) -> bytes | None:
+    """The body when it is signed as the hub checks it (the hub's own comparison)."""
     body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
-    return body if _signed(body, request.headers.get("X-Hub-Signature-256", "")) else None
+    signature = request.headers.get("X-Hub-Signature-256", "")
+    signed = signature_matches(settings.GITHUB_WEBHOOK_SECRET, body, signature, SIGNATURE_PREFIX)
+    return body if signed else None
 
 
 @csrf_exempt

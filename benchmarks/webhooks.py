@@ -64,9 +64,14 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, spawned clients too
+
+from benchmarks.common import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "webhooks" / "github" / "workflow_run.completed.json"
@@ -504,32 +509,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_http(service: Service, port: int, timeout: float = 90.0) -> None:
-    """Until gunicorn answers (GET on a POST-only view: 405) from a booted worker."""
+def wait_until(service: Service, ready: Callable[[], bool], what: str, timeout: float) -> None:
+    """Until `ready()`, while `service` runs; after `timeout` an error that it did not `what`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         service.check_running()
+        if ready():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{service.name} did not {what} in {timeout:.0f} s:\n{service.tail()}")
+
+
+def wait_for_http(service: Service, port: int, timeout: float = 90.0) -> None:
+    """Until gunicorn answers (GET on a POST-only view: 405) from a booted worker."""
+
+    def answers() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
                 connection.sendall(
                     f"GET {VERIFY_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
                 )
-                if connection.recv(64).startswith(b"HTTP/1.1 405"):
-                    return
+                return connection.recv(64).startswith(b"HTTP/1.1 405")
         except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{service.name} did not answer in {timeout:.0f} s:\n{service.tail()}")
+            return False
+
+    wait_until(service, answers, "answer", timeout)
 
 
 def wait_for_log(service: Service, text: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        service.check_running()
-        if text in service.log_path.read_text(errors="replace"):
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"{service.name} did not log {text!r} in {timeout:.0f} s:\n{service.tail()}")
+    def logged() -> bool:
+        return text in service.log_path.read_text(errors="replace")
+
+    wait_until(service, logged, f"log {text!r}", timeout)
 
 
 def database_name(arguments: argparse.Namespace) -> str:
@@ -723,10 +734,6 @@ def flush_redis(url: str) -> None:
 # --- Reporting -------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def print_load(result: LoadResult) -> None:
     statuses = ", ".join(f"{code}: {n:,}" for code, n in sorted(result.statuses.items()))
     errors = ", ".join(f"{name}: {n:,}" for name, n in sorted(result.errors.items())) or "none"
@@ -820,6 +827,31 @@ def print_drain(
         f"  drain: {drained:.1f} s after the load ended; all {unique:,} processed "
         f"{total:.1f} s after {since} ({unique / max(total, 0.001):,.0f} deliveries/s); CPU "
         "meanwhile: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu.items()),
+        flush=True,
+    )
+
+
+def check_targets(results: dict[str, LoadResult], counts: RowCounts) -> None:
+    hub, ceiling = results[WEBHOOK_PATH], results[INSERT_PATH]
+    p99 = hub.percentile_ms(0.99)
+    target_rate = TARGET_SHARE_OF_CEILING * ceiling.rate
+    print("  targets:", flush=True)
+    print(
+        f"    {verdict(hub.rate >= target_rate)} accepted/s: {hub.rate:,.0f} "
+        f"= {hub.rate / ceiling.rate:.2f} x the INSERT ceiling {ceiling.rate:,.0f}/s "
+        f"(target >= {TARGET_SHARE_OF_CEILING} x = {target_rate:,.0f}/s; the ceiling without "
+        f"INSERT: {results[VERIFY_PATH].rate:,.0f}/s)",
+        flush=True,
+    )
+    print(
+        f"    {verdict(p99 <= TARGET_P99_MS)} p99 latency: {p99:.1f} ms (target <= "
+        f"{TARGET_P99_MS:.0f} ms; the INSERT ceiling's p99: {ceiling.percentile_ms(0.99):.1f} ms)",
+        flush=True,
+    )
+    print(
+        f"    {verdict(counts.exact)} one row per unique delivery: Build {counts.builds:,}, "
+        f"WebhookDelivery {counts.deliveries:,}, not processed {counts.not_processed:,} "
+        f"(target {counts.unique_sent:,}, {counts.unique_sent:,}, 0)",
         flush=True,
     )
 
@@ -941,28 +973,7 @@ def run(arguments: argparse.Namespace) -> int:
     print_rows(counts)
     if waiting_deliveries():
         print("  MISS: deliveries are still waiting", flush=True)
-    hub, ceiling = results[WEBHOOK_PATH], results[INSERT_PATH]
-    p99 = hub.percentile_ms(0.99)
-    target_rate = TARGET_SHARE_OF_CEILING * ceiling.rate
-    print("  targets:", flush=True)
-    print(
-        f"    {verdict(hub.rate >= target_rate)} accepted/s: {hub.rate:,.0f} "
-        f"= {hub.rate / ceiling.rate:.2f} x the INSERT ceiling {ceiling.rate:,.0f}/s "
-        f"(target >= {TARGET_SHARE_OF_CEILING} x = {target_rate:,.0f}/s; the ceiling without "
-        f"INSERT: {results[VERIFY_PATH].rate:,.0f}/s)",
-        flush=True,
-    )
-    print(
-        f"    {verdict(p99 <= TARGET_P99_MS)} p99 latency: {p99:.1f} ms (target <= "
-        f"{TARGET_P99_MS:.0f} ms; the INSERT ceiling's p99: {ceiling.percentile_ms(0.99):.1f} ms)",
-        flush=True,
-    )
-    print(
-        f"    {verdict(counts.exact)} one row per unique delivery: Build {counts.builds:,}, "
-        f"WebhookDelivery {counts.deliveries:,}, not processed {counts.not_processed:,} "
-        f"(target {counts.unique_sent:,}, {counts.unique_sent:,}, 0)",
-        flush=True,
-    )
+    check_targets(results, counts)
     unanswered = sum(r.requests - r.accepted for r in results.values())
     if unanswered:
         print(f"  {unanswered:,} requests were not answered 202", flush=True)
@@ -1031,9 +1042,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    arguments = parse_arguments()
-    sys.path.insert(0, str(ROOT))
-    sys.exit(run(arguments))
+    sys.exit(run(parse_arguments()))
 
 
 if __name__ == "__main__":

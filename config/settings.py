@@ -31,6 +31,11 @@ def secret(name: str, default: str = "") -> str:
     return env.str(name, default=default)
 
 
+def secret_list(name: str) -> list[str]:
+    """Several secrets in one (comma-separated), as while one is rotated: NEW,OLD."""
+    return [value.strip() for value in secret(name).split(",") if value.strip()]
+
+
 def local_secret_key() -> str:
     """A key generated once and kept in var/, so the embedded setup needs no configuration.
 
@@ -289,9 +294,9 @@ GITHUB_MAX_INLINE_WAIT = env.float("GITHUB_MAX_INLINE_WAIT", default=10.0)
 # --- Webhooks (ingestion/webhooks, sources/*/webhooks.py) ---------------------------
 # The secrets GitHub signs deliveries with (X-Hub-Signature-256); several, comma-separated,
 # while one is rotated: a delivery signed with any of them is accepted.
-GITHUB_WEBHOOK_SECRET = [s for s in secret("GITHUB_WEBHOOK_SECRET").split(",") if s.strip()]
+GITHUB_WEBHOOK_SECRET = secret_list("GITHUB_WEBHOOK_SECRET")
 # The Slack app's signing secret (X-Slack-Signature); several comma-separated to rotate.
-SLACK_SIGNING_SECRET = [s for s in secret("SLACK_SIGNING_SECRET").split(",") if s.strip()]
+SLACK_SIGNING_SECRET = secret_list("SLACK_SIGNING_SECRET")
 # Largest delivery body accepted (GitHub caps its payloads at 25 MiB).
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=25 * 1024 * 1024)
 # Deliveries processed per transaction by the webhook job.

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -90,6 +90,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("ingestion")
+T = TypeVar("T")
 
 CRITICAL_CLUSTER = "critical"
 RUN_JOB_TASK = "ingestion.tasks.run_job_task"
@@ -200,11 +201,7 @@ def fan_out_syncs(
     backlog never piles up a second copy of the same work.
     """
     # One query for the syncs still unfinished, not one per stream and scope.
-    pending = set(
-        IngestionJob.objects.filter(kind=JobKind.SYNC)
-        .exclude(status__in=FINISHED_JOB_STATUSES)
-        .values_list("source", "entity", "scope")
-    )
+    pending = _unfinished_targets(JobKind.SYNC)
     chosen_scopes = list(scopes) if scopes is not None else None
     jobs = []
     for stream in all_streams():
@@ -231,6 +228,15 @@ def fan_out_syncs(
     return jobs
 
 
+def _unfinished_targets(kind: str) -> set[tuple[str, str, str]]:
+    """(source, entity, scope) of the jobs of `kind` not finished yet, in one query."""
+    return set(
+        IngestionJob.objects.filter(kind=kind)
+        .exclude(status__in=FINISHED_JOB_STATUSES)
+        .values_list("source", "entity", "scope")
+    )
+
+
 def enqueue_source_sync(
     source: str,
     *,
@@ -255,11 +261,7 @@ def fan_out_source_syncs(
     *, full: bool = False, priority: str = JobPriority.LOW
 ) -> list[IngestionJob]:
     """The daily schedule: one source sync per source, unless one is still unfinished."""
-    pending = set(
-        IngestionJob.objects.filter(kind=JobKind.SOURCE_SYNC, scope="")
-        .exclude(status__in=FINISHED_JOB_STATUSES)
-        .values_list("source", flat=True)
-    )
+    pending = {source for source, _, scope in _unfinished_targets(JobKind.SOURCE_SYNC) if not scope}
     # A source whose streams all follow another's scopes is synced by that source's sync.
     sources = sorted({stream.source for stream in all_streams() if not stream.scopes_of} - pending)
     return [
@@ -484,11 +486,14 @@ def _sync_progress(job: IngestionJob, run: SyncRun) -> None:
 @register_job_handler(JobKind.SYNC)
 def run_sync_job(job: IngestionJob) -> None:
     """One stream sync through the harness, behind the source's circuit breaker."""
+    _sync_stream(job, _job_stream(job), job.scope)
+
+
+def _job_stream(job: IngestionJob) -> Stream:
     try:
-        stream = get_stream(job.source, job.entity)
+        return get_stream(job.source, job.entity)
     except UnknownStream as error:
         raise PermanentError(str(error)) from None
-    _sync_stream(job, stream, job.scope)
 
 
 @register_job_handler(JobKind.SOURCE_SYNC)
@@ -510,29 +515,39 @@ def run_source_sync_job(job: IngestionJob) -> None:
     )
 
 
-def _sync_stream(job: IngestionJob, stream: Stream, scope: str) -> None:
-    allowed, wait = breaker_allows(job.source)
+def _through_breaker(source: str, call: Callable[[], T]) -> T:
+    """Run `call` behind the source's circuit breaker: deferred while it is open, and
+    its transient failures (not a busy stream lock) counted against the source."""
+    allowed, wait = breaker_allows(source)
     if not allowed:
         raise JobDeferred(
             wait or 0.0,
             WAIT_BREAKER,
-            f"Circuit breaker for {job.source} is open; trying again when it half-opens.",
+            f"Circuit breaker for {source} is open; trying again when it half-opens.",
         )
     try:
-        run = run_sync(
+        result = call()
+    except SyncAlreadyRunning:
+        raise  # another worker holds the stream's lock: retry later, not the upstream's fault
+    except TransientError:
+        record_failure(source)
+        raise
+    record_success(source)
+    return result
+
+
+def _sync_stream(job: IngestionJob, stream: Stream, scope: str) -> None:
+    run = _through_breaker(
+        job.source,
+        lambda: run_sync(
             stream,
             scope,
             full=bool(job.params.get("full", False)),
             job_id=job.pk,
             should_stop=lambda: job_should_stop(job),
             progress=lambda run: _sync_progress(job, run),
-        )
-    except SyncAlreadyRunning:
-        raise  # another worker holds the stream's lock: retry later, not the upstream's fault
-    except TransientError:
-        record_failure(job.source)
-        raise
-    record_success(job.source)
+        ),
+    )
     _copy_counts(job, run)
     if run.status == RunStatus.STOPPED:
         raise JobDeferred(PAUSE_RECHECK_SECONDS, WAIT_PAUSE, "stopped at a checkpoint (paused)")
@@ -552,20 +567,8 @@ def run_reconcile_job(job: IngestionJob) -> None:
     """Mark what the upstream no longer lists as deleted (Jira issues deleted or moved)."""
     from ingestion.reconcile import reconcile
 
-    stream = get_stream(job.source, job.entity)
-    allowed, wait = breaker_allows(job.source)
-    if not allowed:
-        raise JobDeferred(
-            wait or 0.0,
-            WAIT_BREAKER,
-            f"Circuit breaker for {job.source} is open; trying again when it half-opens.",
-        )
-    try:
-        reconcile(stream, job.scope, job_id=job.pk)
-    except TransientError:
-        record_failure(job.source)
-        raise
-    record_success(job.source)
+    stream = _job_stream(job)
+    _through_breaker(job.source, lambda: reconcile(stream, job.scope, job_id=job.pk))
 
 
 def enqueue_reconciles(*, priority: str = JobPriority.LOW) -> list[IngestionJob]:
@@ -573,11 +576,7 @@ def enqueue_reconciles(*, priority: str = JobPriority.LOW) -> list[IngestionJob]
     unless one is still unfinished."""
     from ingestion.reconcile import reconcilable_streams
 
-    pending = set(
-        IngestionJob.objects.filter(kind=JobKind.RECONCILE)
-        .exclude(status__in=FINISHED_JOB_STATUSES)
-        .values_list("source", "entity", "scope")
-    )
+    pending = _unfinished_targets(JobKind.RECONCILE)
     jobs = []
     for stream in reconcilable_streams():
         for scope in stream.configured_scopes():

@@ -75,6 +75,13 @@ def reconcilable_streams() -> list[Stream]:
     return [stream for stream in all_streams() if is_reconcilable(stream)]
 
 
+def check_reconcilable(stream: Stream) -> None:
+    """A PermanentError naming the streams that can be reconciled, if this one cannot."""
+    if not is_reconcilable(stream):
+        names = ", ".join(s.name for s in reconcilable_streams()) or "none"
+        raise PermanentError(f"{stream.name} cannot be reconciled; streams that can: {names}.")
+
+
 def _batches(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(keys), UPDATE_BATCH):
         yield keys[start : start + UPDATE_BATCH]
@@ -86,9 +93,7 @@ def reconcile(
     """List the scope's live keys upstream and mark the stored rows missing from it as
     deleted (and restore the deleted ones listed again). Raises what the stream's
     listing raises (TransientError, PermanentError), having changed nothing."""
-    if not is_reconcilable(stream):
-        names = ", ".join(s.name for s in reconcilable_streams()) or "none"
-        raise PermanentError(f"{stream.name} cannot be reconciled; streams that can: {names}.")
+    check_reconcilable(stream)
     clock = time.monotonic()
     result = ReconcileResult(stream.source, stream.entity, scope)
     started = timezone.now()
@@ -130,23 +135,25 @@ def _mark_deleted(
         rows = stream.scope_rows(scope).filter(
             external_id__in=batch, deleted_at__isnull=True, last_seen_at__lt=started
         )
-        found = list(rows.values_list("pk", "external_id"))
+        found = list(rows.values_list("pk", "external_id", "deleted_at"))
         # The signature is cleared so that the next read of the record (moved back, say)
         # rewrites the row, which clears deleted_at, instead of finding it unchanged.
-        stream.model._default_manager.filter(pk__in=[pk for pk, _ in found]).update(
+        stream.model._default_manager.filter(pk__in=[pk for pk, _, _ in found]).update(
             deleted_at=now, raw_signature=""
         )
-        audit += _entries(stream.model, found, AuditAction.DELETE, None, now, actor, job_id)
-        marked += [key for _, key in found]
+        audit += _entries(stream.model, found, AuditAction.DELETE, now, actor, job_id)
+        marked += [key for _, key, _ in found]
         for model, source in getattr(stream, "reconcile_derived", ()):
             derived = model._default_manager.filter(
-                source=source, external_id__in=[key for _, key in found], deleted_at__isnull=True
+                source=source,
+                external_id__in=[key for _, key, _ in found],
+                deleted_at__isnull=True,
             )
-            derived_found = list(derived.values_list("pk", "external_id"))
-            model._default_manager.filter(pk__in=[pk for pk, _ in derived_found]).update(
+            derived_found = list(derived.values_list("pk", "external_id", "deleted_at"))
+            model._default_manager.filter(pk__in=[pk for pk, _, _ in derived_found]).update(
                 deleted_at=now
             )
-            audit += _entries(model, derived_found, AuditAction.DELETE, None, now, actor, job_id)
+            audit += _entries(model, derived_found, AuditAction.DELETE, now, actor, job_id)
     AuditLog.objects.bulk_create(audit)
     return sorted(marked)
 
@@ -167,7 +174,7 @@ def _restore(
         stream.model._default_manager.filter(pk__in=[pk for pk, _, _ in found]).update(
             deleted_at=None
         )
-        audit += _restore_entries(stream.model, found, now, actor, job_id)
+        audit += _entries(stream.model, found, AuditAction.RESTORE, now, actor, job_id)
         restored += [key for _, key, _ in found]
         deleted_when = {key: deleted_at for _, key, deleted_at in found}
         for model, source in getattr(stream, "reconcile_derived", ()):
@@ -180,45 +187,25 @@ def _restore(
             model._default_manager.filter(pk__in=[pk for pk, _, _ in together]).update(
                 deleted_at=None
             )
-            audit += _restore_entries(model, together, now, actor, job_id)
+            audit += _entries(model, together, AuditAction.RESTORE, now, actor, job_id)
     AuditLog.objects.bulk_create(audit)
     return sorted(restored)
 
 
-def _restore_entries(
-    model: type[models.Model],
-    rows: list[tuple[int, str, dt.datetime]],
-    now: dt.datetime,
-    actor: str,
-    job_id: int | None,
-) -> list[AuditLog]:
-    return [
-        entry
-        for pk, key, deleted_at in rows
-        for entry in _entries(
-            model, [(pk, key)], AuditAction.RESTORE, deleted_at, now, actor, job_id
-        )
-    ]
-
-
 def _entries(
     model: type[models.Model],
-    rows: list[tuple[int, str]],
+    rows: list[tuple[int, str, dt.datetime | None]],
     action: str,
-    deleted_before: dt.datetime | None,
     now: dt.datetime,
     actor: str,
     job_id: int | None,
 ) -> list[AuditLog]:
+    """An audit entry per (pk, key, deleted_at before) row, deleted_at's change in each."""
     if not rows:
         return []
     content_type = ContentType.objects.get_for_model(model)
     label = model._meta.verbose_name
-    change = (
-        [None, json_safe(now)]
-        if action == AuditAction.DELETE
-        else [json_safe(deleted_before), None]
-    )
+    after = json_safe(now) if action == AuditAction.DELETE else None
     return [
         AuditLog(
             created_at=now,
@@ -228,7 +215,7 @@ def _entries(
             object_id=str(pk),
             object_repr=f"{label} {key}"[:300],
             action=action,
-            changes={"deleted_at": change},
+            changes={"deleted_at": [json_safe(before), after]},
         )
-        for pk, key in rows
+        for pk, key, before in rows
     ]

@@ -189,12 +189,20 @@ def all_streams() -> Iterable[Stream]:
 
 def autodiscover() -> None:
     """Import `sources.<name>.streams` for every source package."""
+    import_source_modules("streams")
+
+
+def import_source_modules(name: str) -> None:
+    """Import `sources.<package>.<name>` for every source package that has one
+    (its streams, its webhook receiver): how a source registers itself."""
     import sources
 
     for module in pkgutil.iter_modules(sources.__path__):
-        if module.ispkg:
-            try:
-                importlib.import_module(f"sources.{module.name}.streams")
-            except ModuleNotFoundError as error:
-                if error.name != f"sources.{module.name}.streams":
-                    raise
+        if not module.ispkg:
+            continue
+        wanted = f"sources.{module.name}.{name}"
+        try:
+            importlib.import_module(wanted)
+        except ModuleNotFoundError as error:
+            if error.name != wanted:
+                raise

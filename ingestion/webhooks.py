@@ -23,12 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import importlib
 import json
 import logging
-import pkgutil
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -46,7 +45,7 @@ from ingestion.harness import SyncAlreadyRunning, ingest_records
 from ingestion.jobs import enqueue_job, job_progress, register_job_handler
 from ingestion.models import IngestionJob, RejectedRecord, WebhookDelivery, WebhookRefusal
 from ingestion.redaction import redact
-from ingestion.streams import Stream, get_stream
+from ingestion.streams import Stream, get_stream, import_source_modules
 
 log = logging.getLogger("ingestion.webhooks")
 
@@ -151,16 +150,7 @@ def get_receiver(source: str) -> WebhookReceiver | None:
 
 def autodiscover_receivers() -> None:
     """Import `sources.<name>.webhooks` for every source package that has one."""
-    import sources
-
-    for module in pkgutil.iter_modules(sources.__path__):
-        if not module.ispkg:
-            continue
-        try:
-            importlib.import_module(f"sources.{module.name}.webhooks")
-        except ModuleNotFoundError as error:
-            if error.name != f"sources.{module.name}.webhooks":
-                raise
+    import_source_modules("webhooks")
 
 
 # --- Signatures ----------------------------------------------------------------------------
@@ -280,20 +270,15 @@ def store_delivery(delivery: WebhookDelivery) -> bool:
 
 
 def count_refusal(source: str, reason: str) -> None:
-    now = timezone.now()
-    updated = WebhookRefusal.objects.filter(source=source, reason=reason).update(
-        count=F("count") + 1, last_at=now
+    counter = WebhookRefusal.objects.filter(source=source, reason=reason)
+    if counter.update(count=F("count") + 1, last_at=timezone.now()):
+        return
+    # The first refusal of its kind: make the row (another process may make it first:
+    # the conflict is ignored), then count as always.
+    WebhookRefusal.objects.bulk_create(
+        [WebhookRefusal(source=source, reason=reason, count=0)], ignore_conflicts=True
     )
-    if not updated:
-        WebhookRefusal.objects.bulk_create(
-            [WebhookRefusal(source=source, reason=reason, count=1, last_at=now)],
-            ignore_conflicts=True,
-        )
-        if not WebhookRefusal.objects.filter(source=source, reason=reason, last_at=now).exists():
-            # Another process created the row between our UPDATE and INSERT.
-            WebhookRefusal.objects.filter(source=source, reason=reason).update(
-                count=F("count") + 1, last_at=now
-            )
+    counter.update(count=F("count") + 1, last_at=timezone.now())
 
 
 def ensure_processing_job() -> IngestionJob | None:
@@ -307,8 +292,7 @@ def enqueue_for_waiting_deliveries(now: dt.datetime | None = None) -> IngestionJ
     """The sweeper's net: a job for deliveries pending this long (their job was lost)."""
     now = now or timezone.now()
     waiting = WebhookDelivery.objects.filter(
-        Q(status=DeliveryStatus.PENDING, received_at__lt=now - SWEEP_AFTER)
-        | Q(status=DeliveryStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
+        Q(status=DeliveryStatus.PENDING, received_at__lt=now - SWEEP_AFTER) | _abandoned(now)
     )
     if not waiting.exists():
         return None
@@ -364,18 +348,21 @@ class ProcessResult:
 
 @register_job_handler(JobKind.WEBHOOK)
 def run_webhook_job(job: IngestionJob) -> None:
-    result = process_pending(job_id=job.pk)
+    result = process_pending(job=job)
     if result.waiting:
         raise TransientError(
             f"{result.waiting} deliveries wait for a stream that a sync holds; retried later."
         )
 
 
-def process_pending(*, job_id: int | None = None, batch_size: int | None = None) -> ProcessResult:
+def process_pending(
+    *, job: IngestionJob | None = None, batch_size: int | None = None
+) -> ProcessResult:
     """Process pending deliveries, oldest first, batch by batch, until none is left."""
     # Cleared before claiming: a delivery stored from now on queues the next job.
     cache.delete(JOB_QUEUED_FLAG)
     batch_size = batch_size or settings.WEBHOOK_BATCH_SIZE
+    job_id = job.pk if job is not None else None
     token = f"{job_id or 'direct'}:{uuid.uuid4().hex[:12]}"
     result = ProcessResult()
     skipped: set[int] = set()
@@ -389,8 +376,7 @@ def process_pending(*, job_id: int | None = None, batch_size: int | None = None)
         skipped.update(
             delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING
         )
-        if job_id is not None:
-            job = IngestionJob(pk=job_id)
+        if job is not None:
             job_progress(job, result.processed + result.ignored + result.failed)
 
 
@@ -399,9 +385,7 @@ def _claim_batch(token: str, size: int, *, exclude: set[int]) -> list[WebhookDel
     never process the same delivery. Pending ones first (a plain range over the
     (status, id) index); deliveries a dead worker left "processing" when none wait."""
     now = timezone.now()
-    pending = Q(status=DeliveryStatus.PENDING)
-    stale = Q(status=DeliveryStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
-    for claimable in (pending, stale):
+    for claimable in (Q(status=DeliveryStatus.PENDING), _abandoned(now)):
         candidates = list(
             WebhookDelivery.objects.filter(claimable)
             .exclude(pk__in=exclude)
@@ -425,6 +409,11 @@ def _claim_batch(token: str, size: int, *, exclude: set[int]) -> list[WebhookDel
     )
 
 
+def _abandoned(now: dt.datetime) -> Q:
+    """Deliveries claimed by a worker that died before it recorded their outcome."""
+    return Q(status=DeliveryStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
+
+
 def replay(deliveries: Sequence[WebhookDelivery]) -> ProcessResult:
     """Process stored deliveries again now, whatever their status (the admin's action)."""
     ids = [delivery.pk for delivery in deliveries]
@@ -434,7 +423,11 @@ def replay(deliveries: Sequence[WebhookDelivery]) -> ProcessResult:
         claimed_at=timezone.now(),
         attempts=F("attempts") + 1,
     )
-    return process_deliveries(list(WebhookDelivery.objects.filter(pk__in=ids).order_by("id")))
+    result = process_deliveries(list(WebhookDelivery.objects.filter(pk__in=ids).order_by("id")))
+    if result.waiting:
+        # Left pending for a stream a sync holds: the processing job takes them after it.
+        transaction.on_commit(ensure_processing_job)
+    return result
 
 
 def process_deliveries(
@@ -554,14 +547,12 @@ def _ingest_when_free(
 ):
     """A sync's page commits in well under a second; wait briefly for it rather than
     leave the deliveries for a retry a minute away."""
-    for attempt in range(LOCK_TRIES):
+    for attempt in range(1, LOCK_TRIES):
         try:
             return ingest_records(stream, scope, rounds, job_id=job_id)
         except SyncAlreadyRunning:
-            if attempt == LOCK_TRIES - 1:
-                raise
-            time.sleep(LOCK_PAUSE_SECONDS * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(LOCK_PAUSE_SECONDS * attempt)
+    return ingest_records(stream, scope, rounds, job_id=job_id)
 
 
 def _time_order(stream: Stream, record: dict[str, Any]) -> tuple[int, dt.datetime]:
@@ -575,18 +566,19 @@ def _time_order(stream: Stream, record: dict[str, Any]) -> tuple[int, dt.datetim
 
 
 def _record_outcomes(outcomes: list[DeliveryOutcome]) -> ProcessResult:
+    """Each delivery's outcome, in one UPDATE per (status, error): usually one for the
+    processed ones and a few for the rest."""
     now = timezone.now()
     result = ProcessResult()
-    done_ids = []
+    by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
     for outcome in outcomes:
         delivery = outcome.delivery
         delivery.status = outcome.status
         error = redact("; ".join(outcome.errors))[:MAX_ERROR_CHARS]
         if outcome.status == DeliveryStatus.PROCESSED:
-            done_ids.append(delivery.pk)
+            error = ""
             result.processed += 1
-            continue
-        if outcome.status == DeliveryStatus.PENDING:
+        elif outcome.status == DeliveryStatus.PENDING:
             result.waiting += 1
         elif outcome.status == DeliveryStatus.IGNORED:
             result.ignored += 1
@@ -598,16 +590,15 @@ def _record_outcomes(outcomes: list[DeliveryOutcome]) -> ProcessResult:
                 error,
                 extra={"source": delivery.source, "event": "webhook_failed"},
             )
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=outcome.status,
+        by_outcome[(outcome.status, error)].append(delivery.pk)
+    for (status, error), ids in by_outcome.items():
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=status,
             error=error,
             claimed_by="",
             claimed_at=None,
-            processed_at=None if outcome.status == DeliveryStatus.PENDING else now,
+            processed_at=None if status == DeliveryStatus.PENDING else now,
         )
-    WebhookDelivery.objects.filter(pk__in=done_ids).update(
-        status=DeliveryStatus.PROCESSED, error="", claimed_by="", claimed_at=None, processed_at=now
-    )
     return result
 
 

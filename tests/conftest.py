@@ -62,6 +62,14 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+@pytest.fixture(params=["orm", "redis"])
+def broker(request) -> str:
+    """Each broker a real cluster may run on: the ORM one, and Redis when REDIS_URL is set."""
+    if request.param == "redis" and not os.environ.get("REDIS_URL"):
+        pytest.skip("set REDIS_URL to run on the Redis broker too")
+    return request.param
+
+
 @pytest.fixture
 def empty_broker():
     """No task left in the broker by an earlier test: the Redis broker is not rolled

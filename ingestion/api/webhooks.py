@@ -20,7 +20,7 @@ def _refusal(status: int, message: str) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
 
 
-def _read_body(request: HttpRequest, source: str) -> bytes:
+def _read_body(request: HttpRequest) -> bytes:
     limit = settings.WEBHOOK_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -43,7 +43,7 @@ def receive_webhook(request: HttpRequest, source: str) -> JsonResponse:
     if get_receiver(source) is None:
         return _refusal(404, f"No webhooks for source {source!r}.")
     try:
-        body = _read_body(request, source)
+        body = _read_body(request)
     except WebhookRefused as refused:
         count_refusal(source, refused.reason)
         return _refusal(refused.status, str(refused))

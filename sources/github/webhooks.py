@@ -39,82 +39,6 @@ BRANCH_PREFIX = "refs/heads/"
 _EPOCH_TIME_FIELDS = ("created_at", "pushed_at", "updated_at")
 
 
-@register_receiver
-class GitHubWebhooks(WebhookReceiver):
-    source = Source.GITHUB
-    handled_events = frozenset({"push", "issues", "pull_request", "workflow_run", "workflow_job"})
-    load_order = (
-        "github/repositories",
-        "github_actions/builds",
-        "github_actions/build_jobs",
-        "github/commits",
-        "github/issues",
-        "github/pull_requests",
-    )
-
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
-        secrets = settings.GITHUB_WEBHOOK_SECRET
-        if not secrets:
-            raise WebhookRefused(
-                401,
-                "not_configured",
-                "GITHUB_WEBHOOK_SECRET is not set: the hub accepts only signed deliveries.",
-            )
-        signature = headers.get("X-Hub-Signature-256", "")
-        if not signature:
-            raise WebhookRefused(401, "no_signature", "X-Hub-Signature-256 is missing.")
-        if not signature_matches(secrets, body, signature, SIGNATURE_PREFIX):
-            raise WebhookRefused(
-                401,
-                "bad_signature",
-                "X-Hub-Signature-256 does not match the body under GITHUB_WEBHOOK_SECRET.",
-            )
-
-    def receipt(self, body: bytes, headers: Mapping[str, str]) -> Receipt:
-        event = headers.get("X-GitHub-Event", "")
-        delivery_id = headers.get("X-GitHub-Delivery", "")
-        if not event:
-            raise WebhookRefused(400, "no_event", "X-GitHub-Event is missing.")
-        if event == "ping":
-            return Receipt(immediate={"status": "pong"})
-        if not delivery_id:
-            raise WebhookRefused(400, "no_delivery_id", "X-GitHub-Delivery is missing.")
-        content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-        # GitHub's default content type for a new webhook is the form encoding.
-        text = form_payload(body) if content_type == "application/x-www-form-urlencoded" else body
-        payload = json_object(text)
-        stored = text if isinstance(text, str) else body.decode("utf-8")
-        action = payload.get("action")
-        return Receipt(
-            delivery_id=delivery_id,
-            event=event,
-            action=action if isinstance(action, str) else "",
-            body=stored,
-        )
-
-    def records(self, event: str, payload: dict[str, Any]) -> list[StreamRecords]:
-        repository = payload.get("repository")
-        if not isinstance(repository, dict) or not isinstance(repository.get("id"), int):
-            raise RecordRejected("the payload has no repository with a numeric id")
-        full_name = repository.get("full_name")
-        if not isinstance(full_name, str) or "/" not in full_name:
-            raise RecordRejected("repository.full_name must be owner/name")
-        parts = [
-            StreamRecords(
-                Source.GITHUB,
-                "repositories",
-                "",
-                [api_repository(repository)],
-                only_new=True,
-            )
-        ]
-        handler = _EVENTS.get(event)
-        if handler is None:
-            raise IgnoredEvent(f"GitHub event {event!r} is not used by the hub")
-        parts.extend(handler(payload, repository, full_name))
-        return parts
-
-
 def api_repository(repository: dict[str, Any]) -> dict[str, Any]:
     """A payload's repository in the API's shape (ISO times, not Unix seconds)."""
     converted = dict(repository)
@@ -237,3 +161,79 @@ _EVENTS = {
     "issues": issue_records,
     "pull_request": pull_request_records,
 }
+
+
+@register_receiver
+class GitHubWebhooks(WebhookReceiver):
+    source = Source.GITHUB
+    handled_events = frozenset(_EVENTS)
+    load_order = (
+        "github/repositories",
+        "github_actions/builds",
+        "github_actions/build_jobs",
+        "github/commits",
+        "github/issues",
+        "github/pull_requests",
+    )
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        secrets = settings.GITHUB_WEBHOOK_SECRET
+        if not secrets:
+            raise WebhookRefused(
+                401,
+                "not_configured",
+                "GITHUB_WEBHOOK_SECRET is not set: the hub accepts only signed deliveries.",
+            )
+        signature = headers.get("X-Hub-Signature-256", "")
+        if not signature:
+            raise WebhookRefused(401, "no_signature", "X-Hub-Signature-256 is missing.")
+        if not signature_matches(secrets, body, signature, SIGNATURE_PREFIX):
+            raise WebhookRefused(
+                401,
+                "bad_signature",
+                "X-Hub-Signature-256 does not match the body under GITHUB_WEBHOOK_SECRET.",
+            )
+
+    def receipt(self, body: bytes, headers: Mapping[str, str]) -> Receipt:
+        event = headers.get("X-GitHub-Event", "")
+        delivery_id = headers.get("X-GitHub-Delivery", "")
+        if not event:
+            raise WebhookRefused(400, "no_event", "X-GitHub-Event is missing.")
+        if event == "ping":
+            return Receipt(immediate={"status": "pong"})
+        if not delivery_id:
+            raise WebhookRefused(400, "no_delivery_id", "X-GitHub-Delivery is missing.")
+        content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+        # GitHub's default content type for a new webhook is the form encoding.
+        text = form_payload(body) if content_type == "application/x-www-form-urlencoded" else body
+        payload = json_object(text)
+        stored = text if isinstance(text, str) else body.decode("utf-8")
+        action = payload.get("action")
+        return Receipt(
+            delivery_id=delivery_id,
+            event=event,
+            action=action if isinstance(action, str) else "",
+            body=stored,
+        )
+
+    def records(self, event: str, payload: dict[str, Any]) -> list[StreamRecords]:
+        repository = payload.get("repository")
+        if not isinstance(repository, dict) or not isinstance(repository.get("id"), int):
+            raise RecordRejected("the payload has no repository with a numeric id")
+        full_name = repository.get("full_name")
+        if not isinstance(full_name, str) or "/" not in full_name:
+            raise RecordRejected("repository.full_name must be owner/name")
+        parts = [
+            StreamRecords(
+                Source.GITHUB,
+                "repositories",
+                "",
+                [api_repository(repository)],
+                only_new=True,
+            )
+        ]
+        handler = _EVENTS.get(event)
+        if handler is None:
+            raise IgnoredEvent(f"GitHub event {event!r} is not used by the hub")
+        parts.extend(handler(payload, repository, full_name))
+        return parts

@@ -12,13 +12,13 @@ to slack/messages, the stream that polling fills: the same (channel, ts) row.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from ingestion.errors import RecordRejected
 from ingestion.webhooks import (
@@ -31,13 +31,13 @@ from ingestion.webhooks import (
     register_receiver,
     signature_matches,
 )
-from sources.slack.normalize import with_channel
+from sources.slack.normalize import is_kept, with_channel
 from tracking.choices import Source
+from tracking.models import slack_ts_to_datetime
 
 SIGNATURE_PREFIX = "v0="
 # Slack's documented replay window.
 MAX_CLOCK_SKEW_SECONDS = 5 * 60
-JOIN_SUBTYPES = frozenset({"channel_join", "channel_leave", "group_join", "group_leave"})
 
 
 @register_receiver
@@ -118,7 +118,7 @@ class SlackEvents(WebhookReceiver):
 def message_record(event: dict[str, Any], channel: str) -> dict[str, Any]:
     """The slack/messages record a message event stands for."""
     subtype = event.get("subtype")
-    if subtype in JOIN_SUBTYPES and not settings.SLACK_KEEP_JOINS:
+    if not is_kept(event):
         raise IgnoredEvent(f"{subtype} messages are not kept (SLACK_KEEP_JOINS)")
     if subtype in ("message_changed", "message_replied"):
         # The message as it is now: edited text, or a parent's new reply count.
@@ -142,9 +142,8 @@ def _inner(event: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _event_time(event: dict[str, Any]) -> str:
-    """When the event happened (its event_ts), as ISO 8601."""
+    """When the event happened (its event_ts), as ISO 8601; now if it has none."""
     try:
-        seconds = Decimal(str(event.get("event_ts") or event.get("ts")))
-    except InvalidOperation:
-        return dt.datetime.now(dt.UTC).isoformat()
-    return dt.datetime.fromtimestamp(float(seconds), tz=dt.UTC).isoformat()
+        return slack_ts_to_datetime(event.get("event_ts") or event.get("ts")).isoformat()
+    except ValidationError:
+        return timezone.now().isoformat()

@@ -119,3 +119,12 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def use_broker_here(redis_url: str, monkeypatch: Any) -> None:
+    """Enqueue from this process on the broker the clusters read, as the web process does:
+    Redis at `redis_url`, or the ORM broker when it is empty."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "ORM", None if redis_url else "default")
+    monkeypatch.setattr(Conf, "REDIS", redis_url or Conf.REDIS)

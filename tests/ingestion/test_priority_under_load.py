@@ -18,7 +18,13 @@ from ingestion.choices import JobPriority, JobStatus
 from ingestion.jobs import CRITICAL_CLUSTER, enqueue_sync, purge_broker_queues
 from ingestion.models import IngestionJob
 from tests.ingestion import job_streams
-from tests.ingestion.qcluster_helpers import qcluster, shared_database, stop, wait_for
+from tests.ingestion.qcluster_helpers import (
+    qcluster,
+    shared_database,
+    stop,
+    use_broker_here,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,18 +36,11 @@ MAY_START_FIRST = 5
 READY_TIMEOUT = 30
 
 
-@pytest.fixture(params=["orm", "redis"])
-def broker(request) -> str:
-    if request.param == "redis" and not os.environ.get("REDIS_URL"):
-        pytest.skip("set REDIS_URL to run on the Redis broker too")
-    return request.param
-
-
 @pytest.fixture
 def start_clusters(broker, tmp_path, django_db_setup, django_db_blocker, monkeypatch):
     """A shared database; starts the default and the critical cluster, one worker each."""
     redis_url = os.environ.get("REDIS_URL", "") if broker == "redis" else ""
-    _use_broker_here(redis_url, monkeypatch)
+    use_broker_here(redis_url, monkeypatch)
     env = {
         "JOBTEST_STATE_DIR": str(tmp_path / "state"),
         "INGEST_WORKERS": "1",
@@ -64,14 +63,6 @@ def start_clusters(broker, tmp_path, django_db_setup, django_db_blocker, monkeyp
             for process in processes:
                 stop(process)
             purge_broker_queues()
-
-
-def _use_broker_here(redis_url: str, monkeypatch) -> None:
-    """Enqueue from this process on the broker the clusters read, as the web process does."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "ORM", None if redis_url else "default")
-    monkeypatch.setattr(Conf, "REDIS", redis_url or Conf.REDIS)
 
 
 def sync(scope: str, priority: str) -> IngestionJob:

@@ -19,6 +19,7 @@ from tests.ingestion.qcluster_helpers import (
     qcluster,
     shared_database,
     stop,
+    use_broker_here,
     wait_for,
 )
 from tests.webhooks.conftest import GITHUB_SECRET
@@ -30,23 +31,13 @@ pytestmark = pytest.mark.slow
 DELIVERIES = 30
 
 
-@pytest.fixture(params=["orm", "redis"])
-def broker(request) -> str:
-    if request.param == "redis" and not os.environ.get("REDIS_URL"):
-        pytest.skip("set REDIS_URL to run on the Redis broker too")
-    return request.param
-
-
 @pytest.fixture
 def critical_cluster(broker, tmp_path, django_db_setup, django_db_blocker, monkeypatch):
     """A database shared with a critical cluster that the test starts when it wants."""
     from django.core.cache import caches
-    from django_q.conf import Conf
 
     redis_url = os.environ.get("REDIS_URL", "") if broker == "redis" else ""
-    # Enqueue from this process on the broker the cluster reads, as the web process does.
-    monkeypatch.setattr(Conf, "ORM", None if redis_url else "default")
-    monkeypatch.setattr(Conf, "REDIS", redis_url or Conf.REDIS)
+    use_broker_here(redis_url, monkeypatch)
     env = {"INGEST_CRITICAL_WORKERS": "1", "REDIS_URL": redis_url}
     processes = []
     with django_db_blocker.unblock(), shared_database(tmp_path) as database_url:

@@ -8,11 +8,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.choices import JobPriority
-from ingestion.errors import Deferred, IngestionError
+from ingestion.errors import Deferred, IngestionError, PermanentError
 from ingestion.harness import run_sync
 from ingestion.jobs import enqueue_sync
 from ingestion.models import SyncRun
-from ingestion.reconcile import is_reconcilable, reconcilable_streams, reconcile
+from ingestion.reconcile import check_reconcilable, reconcile
 from ingestion.redaction import redact
 from ingestion.streams import Stream, UnknownStream, get_stream
 
@@ -65,9 +65,10 @@ class Command(BaseCommand):
         self.stdout.write(self._summary(run))
 
     def _reconcile(self, stream: Stream, scope: str) -> None:
-        if not is_reconcilable(stream):
-            names = ", ".join(s.name for s in reconcilable_streams()) or "none"
-            raise CommandError(f"{stream.name} cannot be reconciled; streams that can: {names}.")
+        try:
+            check_reconcilable(stream)
+        except PermanentError as error:
+            raise CommandError(str(error)) from None
         scopes = [scope] if scope or not stream.scoped else stream.configured_scopes()
         if not scopes:
             raise CommandError(f"{stream.name} has no configured scopes: give one with --scope.")
