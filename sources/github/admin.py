@@ -71,10 +71,7 @@ class GitHubCredentialAdmin(admin.ModelAdmin):
 
     @admin.display(description="rate remaining / limit")
     def rate(self, credential: GitHubCredential) -> str:
-        if credential.rate_limit is None:
-            return "—"
-        remaining = "?" if credential.rate_remaining is None else credential.rate_remaining
-        return f"{remaining} / {credential.rate_limit}"
+        return credential.rate_summary
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Credentials come from connecting an account (or from GITHUB_TOKEN).
@@ -106,8 +103,8 @@ class GitHubCredentialAdmin(admin.ModelAdmin):
     def disconnect_accounts(
         self, request: HttpRequest, queryset: QuerySet[GitHubCredential]
     ) -> None:
-        connected = queryset.filter(kind=CredentialKind.OAUTH, disconnected_at__isnull=True)
-        skipped = queryset.count() - connected.count()
+        connected = list(queryset.filter(kind=CredentialKind.OAUTH, disconnected_at__isnull=True))
+        skipped = queryset.count() - len(connected)
         revoked = not_revoked = 0
         for credential in connected:
             if disconnect(credential, by_user=request.user):

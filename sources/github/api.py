@@ -32,9 +32,8 @@ class GitHubSyncRequestSerializer(serializers.Serializer):
     incremental = serializers.BooleanField(required=False, default=True)
 
 
-class GitHubRepositorySyncRequestSerializer(serializers.Serializer):
+class GitHubRepositorySyncRequestSerializer(GitHubSyncRequestSerializer):
     repo = serializers.CharField(max_length=140)
-    incremental = serializers.BooleanField(required=False, default=True)
 
     def validate_repo(self, repo: str) -> str:
         repo = repo.strip().strip("/")
@@ -46,13 +45,17 @@ class GitHubRepositorySyncRequestSerializer(serializers.Serializer):
 
 
 class GitHubSyncView(APIView):
+    """A source sync of everything, or (GitHubSyncRepositoryView) of one repository."""
+
     permission_classes = [ReadAuthenticatedWriteStaff]
+    request_serializer: type[GitHubSyncRequestSerializer] = GitHubSyncRequestSerializer
 
     def post(self, request: Request) -> Response:
-        body = GitHubSyncRequestSerializer(data=request.data)
+        body = self.request_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         job = job_service.enqueue_source_sync(
             Source.GITHUB,
+            scope=body.validated_data.get("repo", ""),
             full=not body.validated_data["incremental"],
             priority=JobPriority.HIGH,
             created_by=request.user.get_username(),
@@ -60,20 +63,8 @@ class GitHubSyncView(APIView):
         return job_accepted(job, request)
 
 
-class GitHubSyncRepositoryView(APIView):
-    permission_classes = [ReadAuthenticatedWriteStaff]
-
-    def post(self, request: Request) -> Response:
-        body = GitHubRepositorySyncRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        job = job_service.enqueue_source_sync(
-            Source.GITHUB,
-            scope=body.validated_data["repo"],
-            full=not body.validated_data["incremental"],
-            priority=JobPriority.HIGH,
-            created_by=request.user.get_username(),
-        )
-        return job_accepted(job, request)
+class GitHubSyncRepositoryView(GitHubSyncView):
+    request_serializer = GitHubRepositorySyncRequestSerializer
 
 
 class GitHubRateLimitView(APIView):

@@ -95,7 +95,8 @@ def primary_wait(credential: GitHubCredential, now: dt.datetime) -> float | None
 
 
 class Lease:
-    """The right to send one request with a credential: `with Lease(pk, holder, ttl):`."""
+    """The right to send one request with a credential: `acquire()`, send, then `release()`
+    (with what the answer said about the budget)."""
 
     def __init__(self, credential_pk: int, holder: str, ttl_seconds: float) -> None:
         self.credential_pk = credential_pk

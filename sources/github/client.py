@@ -37,7 +37,13 @@ from github import Auth, Github
 from ingestion.breaker import breaker_allows, host_key, record_failure, record_success
 from ingestion.errors import Deferred, PermanentError, TransientError
 from ingestion.streams import FetchContext
-from sources.github.budget import Lease, RateObservation, deferred_until_reset, primary_wait
+from sources.github.budget import (
+    WAIT_RATE_LIMIT,
+    Lease,
+    RateObservation,
+    deferred_until_reset,
+    primary_wait,
+)
 from sources.github.credentials import (
     ActiveCredential,
     active_credential,
@@ -79,10 +85,12 @@ class Answer:
 
 @dataclass
 class ListPage:
-    records: list[dict[str, Any]]
+    records: list[Any]
     next_url: str | None
     requests: int
     not_modified: bool = False
+    # How many items an enveloped list says it holds in all (0: a bare list, which does not say).
+    total_count: int = 0
 
 
 def _path_of(url: str) -> str:
@@ -95,6 +103,19 @@ def _retry_after(headers: dict[str, Any]) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def _list_items(data: Any, path: str, items_key: str | None) -> tuple[list[Any], int]:
+    """A list page's items, and the total the list counts: a bare JSON list, or one GitHub
+    wraps as `{"total_count": N, "<items_key>": [...]}` (the Actions runs and jobs)."""
+    if items_key is None:
+        return (data if isinstance(data, list) else []), 0
+    envelope = data if isinstance(data, dict) else {}
+    items = envelope.get(items_key)
+    if not isinstance(items, list):
+        raise PermanentError(f"GET {path} answered no {items_key!r} list: not GitHub's shape.")
+    total = envelope.get("total_count")
+    return items, total if isinstance(total, int) else len(items)
 
 
 def _message_of(data: Any) -> str:
@@ -297,7 +318,7 @@ class GitHubClient:
             if seconds > 0:
                 raise Deferred(
                     seconds,
-                    "rate_limit",
+                    WAIT_RATE_LIMIT,
                     f"GitHub rate limit of {self.credential.label!r} is spent; "
                     f"the sync resumes at {reset_at.isoformat() if reset_at else 'the reset'}.",
                 )
@@ -342,14 +363,17 @@ class GitHubClient:
         first_page_covers_list: bool = True,
         conditional: bool = True,
         allow: tuple[int, ...] = (),
+        items_key: str | None = None,
     ) -> Iterator[ListPage]:
-        """The pages of a list, following `Link: rel="next"`.
+        """The pages of a list, following `Link: rel="next"`: a bare JSON list, or with
+        `items_key` the list GitHub wraps in an object under that key.
 
         The first page is asked for with the ETag kept from the last successful
         run; a 304 ends the list. Only lists whose first page changes whenever any
         item changes (sorted by change, newest first) may rely on that; for the
         others (`first_page_covers_list=False`) the ETag is kept only when the
-        whole list fitted on one page.
+        whole list fitted on one page. An answer with a status in `allow` (a
+        repository that is empty, a run deleted meanwhile) is an empty list.
         """
         key = self.etag_key(path, params)
         if resume_url is not None:
@@ -373,8 +397,8 @@ class GitHubClient:
             covers = first_page_covers_list or next_url is None
             if first and conditional and answer.etag and covers:
                 self._keep_etag(key, answer.etag)
-            records = answer.data if isinstance(answer.data, list) else []
-            yield ListPage(records, next_url, used)
+            records, total = _list_items(answer.data, _path_of(url), items_key)
+            yield ListPage(records, next_url, used, total_count=total)
             url, first = next_url, False
 
     @staticmethod

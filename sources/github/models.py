@@ -80,6 +80,14 @@ class GitHubCredential(models.Model):
     def is_broken(self) -> bool:
         return self.broken_at is not None
 
+    @property
+    def rate_summary(self) -> str:
+        """The budget as "remaining / limit", as the last counted answer reported it; "—" before."""
+        if self.rate_limit is None:
+            return "—"
+        remaining = "?" if self.rate_remaining is None else self.rate_remaining
+        return f"{remaining} / {self.rate_limit}"
+
     def status(self) -> str:
         if not self.is_active:
             return "disconnected"

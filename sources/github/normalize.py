@@ -54,8 +54,13 @@ def hub_context(repository_id: str, full_name: str, **extra: Any) -> dict[str, A
     return {"repository_id": str(repository_id), "repository": full_name, **extra}
 
 
-def with_context(record: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """The record as GitHub sent it, plus what the request that fetched it implied."""
+def with_context(record: Any, context: dict[str, Any]) -> Any:
+    """The record as GitHub sent it, plus what the request that fetched it implied.
+
+    Anything but an object is passed on as it is: the harness rejects it, with the reason.
+    """
+    if not isinstance(record, dict):
+        return record
     return {**record, HUB_KEY: context}
 
 

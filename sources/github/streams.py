@@ -96,7 +96,11 @@ class GitHubStream(Stream):
 
 
 class ScopedGitHubStream(GitHubStream):
-    """A stream per repository: records carry the repository they were listed for."""
+    """A stream per synced repository (the scope, owner/name), read with one client.
+
+    `hub` is the context (`normalize.hub_context`) that records needing their repository
+    carry: GitHub's commits, issues and jobs do not name it.
+    """
 
     scoped = True
 

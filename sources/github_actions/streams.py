@@ -26,97 +26,28 @@ from typing import Any
 
 from django.db.models import Q
 
-from ingestion.errors import PermanentError, RecordRejected
-from ingestion.streams import FetchContext, Page, Row, Stream, register
-from sources.github.client import GitHubClient, fetching
-from sources.github.normalize import hub_context, with_context
-from sources.github.streams import configured_repositories, iso, known_repository
+from ingestion.errors import RecordRejected
+from ingestion.streams import FetchContext, Page, Row, register
+from sources.github.client import GitHubClient, ListPage
+from sources.github.normalize import with_context
+from sources.github.streams import PER_PAGE, ScopedGitHubStream, iso
 from sources.github_actions import normalize
 from tracking.choices import Source
 from tracking.models import Build, BuildJob, Repository
 
 logger = logging.getLogger("ingestion")
 
-PER_PAGE = 100
 # How many changed builds the build_jobs stream reads from the database at a time.
 BUILD_BATCH = 100
 
 
-@dataclass
-class EnvelopePage:
-    records: list[Any]
-    next_url: str | None
-    total_count: int
-    requests: int
-    not_modified: bool = False
-
-
-def envelope_pages(
-    client: GitHubClient,
-    context: FetchContext,
-    path: str,
-    params: dict[str, Any],
-    items_key: str,
-    *,
-    resume_url: str | None = None,
-    allow: tuple[int, ...] = (),
-) -> Iterator[EnvelopePage]:
-    """The pages of a list GitHub wraps as `{"total_count": N, "<items_key>": [...]}`,
-    following `Link: rel="next"` (`GitHubClient.list_pages` reads bare JSON lists only).
-
-    The first page is asked for with the ETag the last successful incremental run
-    kept; a 304 ends the list. An ETag is kept only when the whole list fitted on
-    its first page: a change further down does not change the first page. An
-    answer with a status in `allow` (a run deleted meanwhile: 404) is an empty list.
-    """
-    key = client.etag_key(path, params)
-    url: str | None = resume_url or path
-    first = resume_url is None
-    while url is not None:
-        etag = context.etags.get(key, "") if first and not context.full else ""
-        before = client.requests
-        answer = client.get(url, params if first else None, etag=etag, allow=allow)
-        used = client.requests - before
-        if answer.status == 304:
-            context.new_etags[key] = etag
-            yield EnvelopePage([], None, 0, used, not_modified=True)
-            return
-        if answer.status in allow:
-            yield EnvelopePage([], None, 0, used)
-            return
-        data = answer.data if isinstance(answer.data, dict) else {}
-        records = data.get(items_key)
-        if not isinstance(records, list):
-            raise PermanentError(f"GET {path} answered no {items_key!r} list: not GitHub's shape.")
-        total = data.get("total_count")
-        total = total if isinstance(total, int) else len(records)
-        next_url = answer.next_url
-        if first and not context.full and answer.etag and next_url is None:
-            context.new_etags[key] = answer.etag
-        yield EnvelopePage(records, next_url, total, used)
-        url, first = next_url, False
-
-
-class ActionsStream(Stream):
-    """A GitHub Actions stream of one repository ("owner/name"), as github/commits is."""
+class ActionsStream(ScopedGitHubStream):
+    """A GitHub Actions stream of one repository ("owner/name"), as github/commits is: the
+    same scopes (`configured_repositories`), repository lookup and client."""
 
     source = Source.GITHUB_ACTIONS
-    scoped = True
     # Per GitHub repository: the github source sync queues these once it knows them.
     scopes_of = Source.GITHUB
-
-    def configured_scopes(self) -> list[str]:
-        return configured_repositories()
-
-    def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
-        repository = known_repository(context.scope)
-        with fetching(context) as client:
-            yield from self.fetch_repository(client, repository, context)
-
-    def fetch_repository(
-        self, client: GitHubClient, repository: Repository, context: FetchContext
-    ) -> Iterator[Page]:
-        raise NotImplementedError
 
 
 def created_window(since: dt.datetime | None, before: str | None) -> str | None:
@@ -153,8 +84,13 @@ class BuildsStream(ActionsStream):
     overlap = dt.timedelta(days=1)
 
     def fetch_repository(
-        self, client: GitHubClient, repository: Repository, context: FetchContext
+        self,
+        client: GitHubClient,
+        repository: Repository,
+        hub: dict[str, Any],
+        context: FetchContext,
     ) -> Iterator[Page]:
+        # Runs name their repository themselves: `hub` is not needed.
         path = f"/repos/{repository.full_name}/actions/runs"
         since = None if context.full else context.since
         cursor = context.cursor or {}
@@ -168,8 +104,12 @@ class BuildsStream(ActionsStream):
                 params["created"] = window
             narrowed: str | None = None
             # GET /repos/{owner}/{repo}/actions/runs
-            for listed in envelope_pages(
-                client, context, path, params, "workflow_runs", resume_url=url
+            for listed in client.list_pages(
+                path,
+                params,
+                resume_url=url,
+                first_page_covers_list=False,
+                items_key="workflow_runs",
             ):
                 read += len(listed.records)
                 earlier, requests = self._earlier_attempts(client, repository, listed.records)
@@ -190,7 +130,7 @@ class BuildsStream(ActionsStream):
 
     @staticmethod
     def _narrowed(
-        repository: Repository, before: str | None, last: EnvelopePage, read: int
+        repository: Repository, before: str | None, last: ListPage, read: int
     ) -> str | None:
         """After a list's last page: None when it held every run it counted, else the
         upper bound of the next list (the oldest run read: runs of that second are
@@ -279,7 +219,11 @@ class BuildJobsStream(ActionsStream):
     overlap = dt.timedelta(minutes=10)
 
     def fetch_repository(
-        self, client: GitHubClient, repository: Repository, context: FetchContext
+        self,
+        client: GitHubClient,
+        repository: Repository,
+        hub: dict[str, Any],
+        context: FetchContext,
     ) -> Iterator[Page]:
         cursor = context.cursor or {}
         after: tuple[dt.datetime, int] | None = None
@@ -288,7 +232,7 @@ class BuildJobsStream(ActionsStream):
         if cursor.get("url") and after is not None:
             # Resume inside the jobs list of the build the cursor names.
             build = _ChangedBuild(after[1], int(cursor["run"]), after[0])
-            yield from self._run_jobs(client, repository, context, build, cursor["url"])
+            yield from self._run_jobs(client, repository, hub, build, cursor["url"])
         # Runs whose jobs this run read. Not kept in the cursor: after a resume, a later
         # attempt of a run read before the stop asks once more (its rows come unchanged).
         fetched_runs: set[int] = set()
@@ -296,7 +240,7 @@ class BuildJobsStream(ActionsStream):
             if build.run_id in fetched_runs:
                 continue  # another attempt of a run already read: its jobs came with it
             fetched_runs.add(build.run_id)
-            yield from self._run_jobs(client, repository, context, build, None)
+            yield from self._run_jobs(client, repository, hub, build, None)
 
     @staticmethod
     def _changed_builds(
@@ -327,24 +271,25 @@ class BuildJobsStream(ActionsStream):
     def _run_jobs(
         client: GitHubClient,
         repository: Repository,
-        context: FetchContext,
+        hub: dict[str, Any],
         build: _ChangedBuild,
         resume_url: str | None,
     ) -> Iterator[Page]:
         """Pages of the jobs of every attempt of the build's run."""
-        hub = hub_context(
-            repository.external_id, repository.full_name, build_seen_at=build.seen.isoformat()
-        )
+        job_context = {**hub, "build_seen_at": build.seen.isoformat()}
         position = {"seen": build.seen.isoformat(), "id": build.pk}
         path = f"/repos/{repository.full_name}/actions/runs/{build.run_id}/jobs"
         params = {"filter": "all", "per_page": PER_PAGE}
         # GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs (404: the run was deleted)
-        for listed in envelope_pages(
-            client, context, path, params, "jobs", resume_url=resume_url, allow=(404,)
+        for listed in client.list_pages(
+            path,
+            params,
+            resume_url=resume_url,
+            first_page_covers_list=False,
+            allow=(404,),
+            items_key="jobs",
         ):
-            records = [
-                with_context(job, hub) if isinstance(job, dict) else job for job in listed.records
-            ]
+            records = [with_context(job, job_context) for job in listed.records]
             if listed.next_url:
                 next_cursor = {**position, "run": build.run_id, "url": listed.next_url}
             else:

@@ -29,7 +29,6 @@ from typing import Any, Generic, TypeVar
 
 import requests
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jira import JIRA, JIRAError
 
@@ -100,9 +99,14 @@ def is_configured() -> bool:
     )
 
 
+def configured_base_url() -> str:
+    """JIRA_BASE_URL as the site is kept by (`JiraSite.base_url`)."""
+    return settings.JIRA_BASE_URL.strip().rstrip("/")
+
+
 def configured_credentials() -> Credentials:
     """The credentials from settings, or a PermanentError naming what to set."""
-    base_url = settings.JIRA_BASE_URL.strip().rstrip("/")
+    base_url = configured_base_url()
     if not base_url:
         raise PermanentError(
             "Jira is not configured: set JIRA_BASE_URL, and JIRA_EMAIL with JIRA_API_TOKEN "
@@ -167,11 +171,8 @@ def mark_refused(credentials: Credentials, reason: str) -> None:
         "checked_at": None,
         "credential_fingerprint": credentials.fingerprint,
     }
-    try:
-        with transaction.atomic():
-            JiraSite.objects.update_or_create(base_url=credentials.base_url, defaults=values)
-    except IntegrityError:  # created by another worker meanwhile
-        JiraSite.objects.filter(base_url=credentials.base_url).update(**values)
+    # Django's update_or_create survives another worker creating the row meanwhile.
+    JiraSite.objects.update_or_create(base_url=credentials.base_url, defaults=values)
 
 
 @dataclass
@@ -211,6 +212,21 @@ class Request:
     what: str
     call: Callable[[], Any]
     errors: dict[int, str] = field(default_factory=dict)
+
+
+def _search(
+    what: str,
+    search: Callable[..., Any],
+    jql: str,
+    fields: list[str],
+    max_results: int,
+    errors: dict[int, str] | None,
+) -> Request:
+    """A search page to make: one request, its answer the JSON as Jira sent it."""
+    call = functools.partial(
+        search, jql, maxResults=max_results, fields=list(fields), json_result=True
+    )
+    return Request(what, call, errors or {})
 
 
 State = TypeVar("State")
@@ -456,18 +472,8 @@ class JiraClient:
     ) -> Request:
         """One page of Cloud's enhanced search (`nextPageToken`, `isLast`), to make."""
         # GET /rest/api/3/search/jql
-        return Request(
-            "GET /rest/api/3/search/jql",
-            functools.partial(
-                self.jira.enhanced_search_issues,
-                jql,
-                nextPageToken=token,
-                maxResults=max_results,
-                fields=list(fields),
-                json_result=True,
-            ),
-            errors or {},
-        )
+        search = functools.partial(self.jira.enhanced_search_issues, nextPageToken=token)
+        return _search("GET /rest/api/3/search/jql", search, jql, fields, max_results, errors)
 
     def search_data_center(
         self,
@@ -480,18 +486,8 @@ class JiraClient:
     ) -> Request:
         """One page of the classic search (`startAt`, `total`), for Data Center / Server."""
         # GET /rest/api/2/search
-        return Request(
-            "GET /rest/api/2/search",
-            functools.partial(
-                self.jira.search_issues,
-                jql,
-                startAt=start_at,
-                maxResults=max_results,
-                fields=list(fields),
-                json_result=True,
-            ),
-            errors or {},
-        )
+        search = functools.partial(self.jira.search_issues, startAt=start_at)
+        return _search("GET /rest/api/2/search", search, jql, fields, max_results, errors)
 
     # --- boards and sprints (Agile API) -----------------------------------------------------
     def board_sprints(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from ingestion.health import DEGRADED, OK, UNKNOWN, Check, register_check
-from sources.jira.client import is_configured
+from sources.jira.client import configured_base_url, is_configured
 from sources.jira.models import JiraSite
 
 
@@ -27,7 +25,7 @@ def describe(site: JiraSite) -> dict[str, object]:
 def check_jira_site() -> Check:
     if not is_configured():
         return Check(UNKNOWN, {"reason": "Jira is not configured"})
-    base_url = settings.JIRA_BASE_URL.strip().rstrip("/")
+    base_url = configured_base_url()
     site = JiraSite.objects.filter(base_url=base_url).first()
     if site is None:
         return Check(UNKNOWN, {"reason": "not synced yet", "base_url": base_url})

@@ -48,9 +48,5 @@ class JiraSite(models.Model):
         return self.base_url
 
     @property
-    def is_cloud(self) -> bool:
-        return self.deployment_type == "Cloud"
-
-    @property
     def is_refused(self) -> bool:
         return self.refused_at is not None

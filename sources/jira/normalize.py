@@ -86,27 +86,21 @@ STORY_POINTS_LIMIT = Decimal("99999.99")  # Issue.story_points: 7 digits, 2 deci
 
 
 def issue_context(
-    *,
-    site: str,
-    project: str,
-    story_points_fields: list[str],
-    sprint_field: str,
-    known_sprints: list[str],
+    *, site: str, project: str, story_points_fields: list[str], sprint_field: str
 ) -> dict[str, Any]:
     """What the fetch knew that the payload does not say.
 
-    `known_sprints`: which of the issue's sprints the hub had stored when it was
-    fetched. It is not used to normalize (every sprint id becomes a link, and the
-    harness links the ones that exist); it is here so that once a missing sprint
-    is stored, the re-read issue no longer equals its kept raw payload and is
-    loaded again, this time linked.
+    The stream adds `known_sprints` per issue: which of its sprints the hub had
+    stored when it was fetched. It is not used to normalize (every sprint id
+    becomes a link, and the harness links the ones that exist); it is there so
+    that once a missing sprint is stored, the re-read issue no longer equals its
+    kept raw payload and is loaded again, this time linked.
     """
     return {
         "site": site.rstrip("/"),
         "project": project,
         "story_points_fields": list(story_points_fields),
         "sprint_field": sprint_field,
-        "known_sprints": known_sprints,
     }
 
 
@@ -382,9 +376,7 @@ def issue_rows(record: dict[str, Any]) -> list[Row]:
                 "story_points": story_points(fields, list(context.get("story_points_fields", []))),
                 "assignee": assignee,
                 "reporter": reporter,
-                "sprints": [
-                    Ref(Sprint, SOURCE, sprint_id, required=False) for sprint_id in sprints
-                ],
+                "sprints": [_sprint_ref(sprint_id) for sprint_id in sprints],
                 "labels": _names(fields.get("labels"), "fields.labels"),
                 "components": _names(fields.get("components"), "fields.components"),
                 "url": url,

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ingestion.errors import PermanentError
@@ -221,14 +220,8 @@ def discover(credentials: Credentials, count: RequestCount) -> tuple[SiteFacts, 
         "refused_at": None,
         "refused_reason": "",
     }
-    try:
-        with transaction.atomic():
-            row, _ = JiraSite.objects.update_or_create(
-                base_url=credentials.base_url, defaults=values
-            )
-    except IntegrityError:  # another worker read the site at the same moment
-        JiraSite.objects.filter(base_url=credentials.base_url).update(**values)
-        row = JiraSite.objects.get(base_url=credentials.base_url)
+    # Django's update_or_create survives another worker reading the site at the same moment.
+    row, _ = JiraSite.objects.update_or_create(base_url=credentials.base_url, defaults=values)
     return _facts_of(row), client
 
 

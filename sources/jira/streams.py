@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from ingestion.models import SyncRun, SyncState
 from ingestion.parsing import parse_time
 from ingestion.streams import FetchContext, Page, Row, Stream, register
 from sources.jira import normalize
-from sources.jira.client import Request, is_configured
+from sources.jira.client import JiraClient, Request, State, is_configured
 from sources.jira.jql import (
     check_project_key,
     exact_minute,
@@ -195,7 +195,6 @@ class IssuesStream(JiraStream):
                 project=project,
                 story_points_fields=story_points,
                 sprint_field=sprint_field,
-                known_sprints=[],
             )
             search = self._cloud_pages if facts.is_cloud else self._data_center_pages
             reported = 0
@@ -257,34 +256,21 @@ class IssuesStream(JiraStream):
                 jql, fields=fields, max_results=page_size(), token=token, errors=errors
             )
 
-        start: tuple[str, str | None] = (queries[0], cursor.get("token"))
-        while True:
-            chain = client.chain(start, request_for, _next_cloud_page)
-            try:
-                first = True
-                for state, data in chain:
-                    first = False
-                    following = _next_cloud_page(state, data)
-                    cursor_after = (
-                        {"jql": following[0], "token": following[1]} if following else None
-                    )
-                    yield _issues_of(data), cursor_after
-                return
-            except PermanentError:
-                if not first:
-                    raise
-                if start[1] is not None:
-                    # A kept token lives 7 days; an expired one restarts this window's
-                    # search (pages read again count unchanged).
-                    logger.info("the kept nextPageToken was refused; searching %s again", project)
-                    start = (start[0], None)
-                elif start[0] != queries[-1]:
-                    logger.warning("Jira refused the search with new sprints; searching without")
-                    start = (queries[-1], None)
-                else:
-                    raise
-            finally:
-                chain.close()
+        def retry_from(start: tuple[str, str | None]) -> tuple[str, str | None] | None:
+            if start[1] is not None:
+                # A kept token lives 7 days; an expired one restarts this window's
+                # search (pages read again count unchanged).
+                logger.info("the kept nextPageToken was refused; searching %s again", project)
+                return start[0], None
+            if start[0] != queries[-1]:
+                logger.warning("Jira refused the search with new sprints; searching without")
+                return queries[-1], None
+            return None
+
+        start = (queries[0], cursor.get("token"))
+        yield from _search_pages(
+            client, start, request_for, _next_cloud_page, _cloud_cursor, retry_from
+        )
 
     def _data_center_pages(
         self, session: JiraSession, context: FetchContext, project: str, fields: list[str]
@@ -309,23 +295,16 @@ class IssuesStream(JiraStream):
         def next_state(state: DataCenterPage, data: Any) -> DataCenterPage | None:
             return _next_data_center_page(state, data, time_zone)
 
+        def retry_from(start: DataCenterPage) -> DataCenterPage | None:
+            if start.filter == filters[-1]:
+                return None
+            logger.warning("Jira refused the search with new sprints; searching without")
+            return DataCenterPage(filters[-1], start.anchor, start.skip)
+
         start = DataCenterPage(filters[0], cursor.get("anchor"), int(cursor.get("skip", 0)))
-        while True:
-            chain = client.chain(start, request_for, next_state)
-            try:
-                first = True
-                for state, data in chain:
-                    first = False
-                    following = next_state(state, data)
-                    yield _issues_of(data), (following.as_cursor() if following else None)
-                return
-            except PermanentError:
-                if not first or start.filter == filters[-1]:
-                    raise
-                logger.warning("Jira refused the search with new sprints; searching without")
-                start = DataCenterPage(filters[-1], start.anchor, start.skip)
-            finally:
-                chain.close()
+        yield from _search_pages(
+            client, start, request_for, next_state, DataCenterPage.as_cursor, retry_from
+        )
 
     # --- reconciliation (ingestion.reconcile) ---------------------------------------------------
     def live_keys(self, scope: str) -> Iterator[str]:
@@ -411,26 +390,59 @@ def _id_pages(
     start_at = 0
     while True:
         if cloud:
-            data = client.run(
-                client.search_cloud(
-                    jql, fields=["id"], max_results=size, token=token, errors=errors
-                )
+            request = client.search_cloud(
+                jql, fields=["id"], max_results=size, token=token, errors=errors
             )
-            token = data.get("nextPageToken") or None
-            last = bool(data.get("isLast")) or token is None
         else:
-            data = client.run(
-                client.search_data_center(
-                    jql, fields=["id"], max_results=size, start_at=start_at, errors=errors
-                )
+            request = client.search_data_center(
+                jql, fields=["id"], max_results=size, start_at=start_at, errors=errors
             )
-            issues = _issues_of(data)
+        data = client.run(request)
+        issues = _issues_of(data)
+        yield issues
+        if cloud:
+            following = _next_cloud_page((jql, token), data)
+            if following is None:
+                return
+            token = following[1]
+        else:
             start_at += len(issues)
             total = data.get("total")
-            last = not issues or not isinstance(total, int) or start_at >= total
-        yield _issues_of(data)
-        if last:
+            if not issues or not isinstance(total, int) or start_at >= total:
+                return
+
+
+def _search_pages(
+    client: JiraClient,
+    start: State,
+    request_for: Callable[[State], Request],
+    next_state: Callable[[State, Any], State | None],
+    cursor_of: Callable[[State], dict[str, Any]],
+    retry_from: Callable[[State], State | None],
+) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
+    """The issues of each page of a search and the cursor after it, read ahead by a
+    Chain. When Jira refuses the first page, `retry_from(start)` says where to search
+    again (None: the refusal stands)."""
+    while True:
+        chain = client.chain(start, request_for, next_state)
+        try:
+            first = True
+            for state, data in chain:
+                first = False
+                following = next_state(state, data)
+                yield _issues_of(data), (cursor_of(following) if following else None)
             return
+        except PermanentError:
+            retry = retry_from(start) if first else None
+            if retry is None:
+                raise
+            start = retry
+        finally:
+            chain.close()
+
+
+def _cloud_cursor(state: tuple[str, str | None]) -> dict[str, Any]:
+    return {"jql": state[0], "token": state[1]}
 
 
 def _next_cloud_page(state: tuple[str, str | None], data: Any) -> tuple[str, str | None] | None:

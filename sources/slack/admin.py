@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from ingestion.admin.sync import ReadOnlyAdmin
 from sources.slack.models import MethodPace, SlackWorkspace
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the Slack streams only: shown, never added or edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(SlackWorkspace)

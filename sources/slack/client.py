@@ -254,16 +254,6 @@ class SlackClient:
         return SlackWorkspace.objects.filter(fingerprint=self.fingerprint).first()
 
 
-def known_workspace_url() -> str:
-    """The workspace URL of the configured token as last seen, without a request ("" if
-    never seen): for permalinks of records that arrive without a fetch (Events API)."""
-    token = (settings.SLACK_BOT_TOKEN or "").strip()
-    if not token:
-        return ""
-    workspace = SlackWorkspace.objects.filter(fingerprint=token_fingerprint(token)).first()
-    return workspace.url if workspace else ""
-
-
 def connect() -> SlackClient:
     """A client for one fetch, refused (deferred) while the host's breaker is open.
 

@@ -302,11 +302,16 @@ def message_rows(record: dict[str, Any]) -> list[Row]:
 # --- users → identities -----------------------------------------------------------------------
 
 
+def _slack_id(record: dict[str, Any], what: str) -> str:
+    """The `id` of a users.list member or a conversations.list channel: its natural key."""
+    value = record.get("id")
+    if not isinstance(value, str) or not value:
+        raise RecordRejected(f"a Slack {what} needs its id, not {value!r}")
+    return value
+
+
 def user_key(member: dict[str, Any]) -> str:
-    user_id = member.get("id")
-    if not isinstance(user_id, str) or not user_id:
-        raise RecordRejected(f"a Slack user needs its id, not {user_id!r}")
-    return user_id
+    return _slack_id(member, "user")
 
 
 def identity_rows(member: dict[str, Any]) -> list[Row]:
@@ -338,10 +343,7 @@ def identity_rows(member: dict[str, Any]) -> list[Row]:
 
 
 def channel_key(channel: dict[str, Any]) -> str:
-    channel_id = channel.get("id")
-    if not isinstance(channel_id, str) or not channel_id:
-        raise RecordRejected(f"a Slack channel needs its id, not {channel_id!r}")
-    return channel_id
+    return _slack_id(channel, "channel")
 
 
 def _value_of(channel: dict[str, Any], name: str) -> str:

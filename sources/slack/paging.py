@@ -17,6 +17,7 @@ from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ingestion.backoff import backoff_seconds
 from ingestion.errors import IngestionError, TransientError
 from ingestion.streams import FetchContext, Page
 from sources.slack import pace
@@ -79,7 +80,7 @@ class Reader:
                 if failures <= RETRIES:
                     self.context.retries += 1
                     if failure.retry_after is None:
-                        time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (failures - 1))
+                        time.sleep(backoff_seconds(failures, base=RETRY_BACKOFF_SECONDS))
                     # A 429's wait is on the shared pace: the next claim waits it out.
                     continue
                 if failure.retry_after is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ingestion.errors import PermanentError, TransientError
+from ingestion.errors import PermanentError, RecordRejected, TransientError
 from ingestion.identities import people_by_email
 from ingestion.streams import FetchContext, Page, Row, Stream, register
 from sources.slack import normalize
@@ -179,19 +179,23 @@ class ChannelsStream(ListStream):
 
 
 def ensure_people(members: list[dict[str, Any]]) -> None:
-    """A Person for every email among `members` that nobody has yet, as the harness makes
-    one for a new IdentityRef with an email: the identities' `person` Ref then finds it.
+    """A Person for every email among `members` that nobody has yet, named as the harness
+    names one for a new IdentityRef: the identities' `person` Ref then finds it.
 
     Written before the page's transaction, by the harness's own `people_by_email`
     (idempotent, safe against a concurrent writer): a stopgap until the harness makes
-    people for Identity rows as it does for IdentityRefs.
+    people for Identity rows as it does for IdentityRefs. Read through `identity_rows`,
+    so the email is the one the row's Ref looks for.
     """
     names = {}
     for member in members:
-        profile = member.get("profile") if isinstance(member, dict) else None
-        if isinstance(profile, dict) and isinstance(profile.get("email"), str):
-            name = profile.get("real_name") or member.get("real_name") or member.get("name")
-            names[profile["email"]] = str(name or "")
+        try:
+            (row,) = normalize.identity_rows(member)
+        except RecordRejected:
+            continue  # the harness rejects it, with the error
+        fields = row.fields
+        if fields["email"]:
+            names[fields["email"]] = fields["display_name"] or fields["username"]
     people_by_email(names)
 
 

@@ -1,7 +1,9 @@
 """The GitHub source against the fake GitHub (tests/fakes/github), over real HTTP.
 
 `github` points the hub at a running fake with GITHUB_TOKEN set and short
-retry pauses, and offers `github.sync(entity, scope)` through the real harness.
+retry pauses, and offers `github.sync(entity, scope)` through the real harness;
+`github_with_repositories` is the same with the repositories synced, as the
+per-repository streams need.
 """
 
 from __future__ import annotations
@@ -53,3 +55,9 @@ def github(settings, fake_server) -> GitHubUnderTest:
     settings.GITHUB_RETRY_BACKOFF = 0.01
     settings.GITHUB_MAX_INLINE_WAIT = 2.0
     return GitHubUnderTest(upstream, server)
+
+
+@pytest.fixture
+def github_with_repositories(github) -> GitHubUnderTest:
+    github.sync("repositories")
+    return github

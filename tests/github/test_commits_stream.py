@@ -12,14 +12,8 @@ pytestmark = pytest.mark.django_db
 REPO = "acme/repo-000"
 
 
-@pytest.fixture
-def synced_repositories(github):
-    github.sync("repositories")
-    return github
-
-
-def test_a_full_sync_stores_every_commit_of_the_default_branch(synced_repositories):
-    github = synced_repositories
+def test_a_full_sync_stores_every_commit_of_the_default_branch(github_with_repositories):
+    github = github_with_repositories
 
     run = github.sync("commits", REPO)
 
@@ -38,9 +32,9 @@ def test_a_sync_before_the_repository_is_known_names_what_to_sync_first(github):
 
 
 def test_an_incremental_sync_adds_a_new_commit_and_leaves_the_others_untouched(
-    synced_repositories,
+    github_with_repositories,
 ):
-    github = synced_repositories
+    github = github_with_repositories
     github.sync("commits", REPO)
     seen = dict(Commit.objects.values_list("sha", "last_seen_at"))
     sha = github.upstream.add_commit(REPO, message="Fix the flaky test")
@@ -55,9 +49,9 @@ def test_an_incremental_sync_adds_a_new_commit_and_leaves_the_others_untouched(
 
 
 def test_an_incremental_sync_asks_github_only_for_commits_since_the_checkpoint(
-    synced_repositories,
+    github_with_repositories,
 ):
-    github = synced_repositories
+    github = github_with_repositories
     github.sync("commits", REPO)
     github.server.clear_requests()
 
@@ -67,8 +61,10 @@ def test_an_incremental_sync_asks_github_only_for_commits_since_the_checkpoint(
     assert "since" in request.query
 
 
-def test_the_same_commit_on_two_branches_is_one_row_knowing_both(synced_repositories, settings):
-    github = synced_repositories
+def test_the_same_commit_on_two_branches_is_one_row_knowing_both(
+    github_with_repositories, settings
+):
+    github = github_with_repositories
     settings.GITHUB_ALL_BRANCHES = True
     github.upstream.add_branch(REPO, "release")
 
@@ -81,8 +77,8 @@ def test_the_same_commit_on_two_branches_is_one_row_knowing_both(synced_reposito
     )
 
 
-def test_a_commit_by_a_github_user_is_linked_to_their_account(synced_repositories):
-    github = synced_repositories
+def test_a_commit_by_a_github_user_is_linked_to_their_account(github_with_repositories):
+    github = github_with_repositories
     sha = github.upstream.add_commit(REPO, author_login="octocat")
 
     github.sync("commits", REPO)
@@ -92,8 +88,8 @@ def test_a_commit_by_a_github_user_is_linked_to_their_account(synced_repositorie
     assert author.external_id == str(github.upstream.users["octocat"].id)
 
 
-def test_a_commit_github_cannot_attribute_is_linked_by_its_email(synced_repositories):
-    github = synced_repositories
+def test_a_commit_github_cannot_attribute_is_linked_by_its_email(github_with_repositories):
+    github = github_with_repositories
     sha = github.upstream.add_commit(REPO, author_login=None, author_email="ghost@example.com")
 
     github.sync("commits", REPO)

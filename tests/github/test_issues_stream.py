@@ -12,12 +12,6 @@ pytestmark = pytest.mark.django_db
 REPO = "acme/repo-000"
 
 
-@pytest.fixture
-def github_with_repositories(github):
-    github.sync("repositories")
-    return github
-
-
 def upstream_items(github, *, pulls: bool) -> list[dict]:
     tracker = github.upstream.tracker(github.upstream.repositories[REPO])
     return [t.issue for t in tracker.threads if t.is_pull == pulls]

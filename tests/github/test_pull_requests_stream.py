@@ -12,12 +12,6 @@ pytestmark = pytest.mark.django_db
 REPO = "acme/repo-000"
 
 
-@pytest.fixture
-def github_with_repositories(github):
-    github.sync("repositories")
-    return github
-
-
 def test_a_full_sync_stores_every_pull_request(github_with_repositories):
     github = github_with_repositories
 

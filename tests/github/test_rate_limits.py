@@ -24,12 +24,6 @@ REPO = "acme/repo-000"
 TOKEN = "ghp_test"
 
 
-@pytest.fixture
-def github_with_repositories(github):
-    github.sync("repositories")
-    return github
-
-
 def test_every_answer_records_the_credentials_budget(github):
     github.sync("repositories")
 

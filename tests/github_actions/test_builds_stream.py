@@ -11,7 +11,8 @@ from ingestion.errors import PermanentError
 from ingestion.harness import run_sync
 from ingestion.models import RejectedRecord
 from ingestion.streams import get_stream
-from tests.github_actions.conftest import REPO, ActionsUnderTest
+from tests.fakes.app import FakeApp
+from tests.github_actions.conftest import REPO
 from tracking.choices import BuildStatus
 from tracking.models import Build
 
@@ -157,11 +158,9 @@ def test_an_earlier_attempt_the_runs_list_no_longer_shows_is_fetched_once(action
     assert not actions.requests_to(f"/actions/runs/{run_id}/attempts/1")
 
 
-def test_more_runs_than_one_search_returns_are_read_in_narrower_windows(github):
+def test_more_runs_than_one_search_returns_are_read_in_narrower_windows(actions):
     # GitHub lists at most 1,000 runs per filtered list; the fake's limit is lowered to 30.
-    github.upstream.runs_search_limit = 30
-    github.sync("repositories")
-    actions = ActionsUnderTest(github)
+    actions.upstream.runs_search_limit = 30
     actions.sync("builds")
     new = [actions.upstream.add_run(REPO) for _ in range(75)]
     actions.github.server.clear_requests()
@@ -203,10 +202,8 @@ def test_a_malformed_run_is_rejected_with_its_reason_and_the_others_are_stored(a
     assert not Build.objects.filter(run_id=run_id).exists()
 
 
-def test_a_stopped_sync_resumes_in_the_narrower_window_it_had_reached(github):
-    github.upstream.runs_search_limit = 30
-    github.sync("repositories")
-    actions = ActionsUnderTest(github)
+def test_a_stopped_sync_resumes_in_the_narrower_window_it_had_reached(actions):
+    actions.upstream.runs_search_limit = 30
     actions.sync("builds")
     new = [actions.upstream.add_run(REPO) for _ in range(45)]
     stream = get_stream("github_actions", "builds")
@@ -219,3 +216,17 @@ def test_a_stopped_sync_resumes_in_the_narrower_window_it_had_reached(github):
     assert set(new) <= set(Build.objects.values_list("run_id", flat=True))
     (request,) = actions.requests_to("/actions/runs")
     assert ".." in request.query["created"][0]  # the window narrowed before the stop
+
+
+def test_a_runs_list_not_in_githubs_envelope_fails_naming_what_is_missing(
+    actions, fake_server, settings
+):
+    # Something in front of GitHub (a proxy, an odd Enterprise Server) answers another shape.
+    odd = FakeApp("not github", tokens={"ghp_test"})
+    odd.add_route("GET", "/repos/{owner}/{repo}/actions/runs", lambda request: {"runs": []})
+    settings.GITHUB_API_URL = fake_server(odd).url
+
+    with pytest.raises(PermanentError, match="answered no 'workflow_runs' list"):
+        actions.sync("builds")
+
+    assert not Build.objects.exists()

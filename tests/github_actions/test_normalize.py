@@ -3,7 +3,6 @@ and every malformed input rejected with the field it is about."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 
 import pytest
@@ -141,7 +140,7 @@ def test_waiting_and_pending_runs_are_queued():
 
 
 def _broken_run(change) -> dict:
-    run = copy.deepcopy(run_of("completed"))
+    run = run_of("completed")  # a fresh copy, read from the fixture
     change(run)
     return run
 
@@ -241,7 +240,7 @@ def test_a_job_without_its_repository_context_is_rejected():
 
 
 def _broken_job(change) -> dict:
-    job = copy.deepcopy(job_of("completed"))
+    job = job_of("completed")  # a fresh copy, read from the fixture
     change(job)
     return job
 

@@ -389,6 +389,43 @@ def test_an_invalid_state_is_422(github_server):
     assert api(github_server, "/repos/acme/repo-000/issues", state="maybe").status_code == 422
 
 
+# --- GitHub Actions ----------------------------------------------------------------------
+
+RUNS = "/repos/acme/repo-000/actions/runs"
+
+
+def test_runs_come_newest_first_in_githubs_envelope_with_link_paging(github_server):
+    response = api(github_server, RUNS, per_page=5)
+
+    body = response.json()
+    assert body["total_count"] == 12
+    assert len(body["workflow_runs"]) == 5
+    created = [run["created_at"] for run in body["workflow_runs"]]
+    assert created == sorted(created, reverse=True)
+    assert "page=3" in response.links["last"]["url"]
+
+
+def test_a_filtered_runs_list_is_a_search_capped_at_its_limit(fake_server):
+    server = fake_server(FakeGitHub(repositories=1, runs=12, runs_search_limit=5).app)
+    everything = api(server, RUNS, per_page=100).json()["workflow_runs"]
+    oldest = everything[-1]["created_at"]
+
+    searched = api(server, RUNS, created=f">={oldest}", per_page=100).json()
+
+    assert len(everything) == 12  # unfiltered: not a search, never capped
+    assert searched["total_count"] == 12
+    assert len(searched["workflow_runs"]) == 5
+
+
+def test_a_created_range_selects_both_ends_inclusively(github_server):
+    runs = api(github_server, RUNS, per_page=100).json()["workflow_runs"]
+    newest, second = runs[0]["created_at"], runs[1]["created_at"]
+
+    window = api(github_server, RUNS, created=f"{second}..{newest}").json()
+
+    assert [run["created_at"] for run in window["workflow_runs"]] == [newest, second]
+
+
 # --- primary rate limit ----------------------------------------------------------------
 
 

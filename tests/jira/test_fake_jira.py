@@ -14,15 +14,15 @@ import pytest
 import requests
 from jira import JIRA, JIRAError
 
-from tests.fakes.jira import CLOUD, DATA_CENTER, FakeJira
+from tests.fakes.jira import DATA_CENTER, FakeJira
 
 EMAIL, TOKEN, PAT = "hub@example.com", "jira-api-token", "jira-pat"
 
 
 @pytest.fixture
-def cloud(fake_server):
-    fake = FakeJira(deployment=CLOUD, projects=2, issues_per_project=30)
-    return fake, fake_server(fake.app)
+def cloud(jira_upstream, jira_server):
+    """The fake's own fixtures: a Cloud site of 2 projects x 30 issues, served."""
+    return jira_upstream, jira_server
 
 
 @pytest.fixture

@@ -24,28 +24,32 @@ def payload(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-def cloud_issue(index: int = 0) -> dict:
-    issue = payload("cloud_search_jql.json")["issues"][index]
+def searched_issue(
+    fixture: str, index: int, site: str, project: str, points_field: str, sprint_field: str
+) -> dict:
+    """An issue of a search fixture with the context its stream gives it."""
+    issue = payload(fixture)["issues"][index]
     context = normalize.issue_context(
-        site=CLOUD_SITE,
-        project="ED",
-        story_points_fields=["customfield_10016"],
-        sprint_field="customfield_10020",
-        known_sprints=[],
+        site=site, project=project, story_points_fields=[points_field], sprint_field=sprint_field
     )
     return normalize.with_context(issue, context)
+
+
+def cloud_issue(index: int = 0) -> dict:
+    return searched_issue(
+        "cloud_search_jql.json", index, CLOUD_SITE, "ED", "customfield_10016", "customfield_10020"
+    )
 
 
 def data_center_issue(index: int = 0) -> dict:
-    issue = payload("data_center_search.json")["issues"][index]
-    context = normalize.issue_context(
-        site=DATA_CENTER_SITE,
-        project="OPS",
-        story_points_fields=["customfield_10106"],
-        sprint_field="customfield_10104",
-        known_sprints=[],
+    return searched_issue(
+        "data_center_search.json",
+        index,
+        DATA_CENTER_SITE,
+        "OPS",
+        "customfield_10106",
+        "customfield_10104",
     )
-    return normalize.with_context(issue, context)
 
 
 def issue_fields(record: dict) -> dict:

@@ -3,24 +3,54 @@
 `slack` points the hub at a running fake with SLACK_BOT_TOKEN set, pages of 15
 messages (Slack's 2025 cap for apps outside the Marketplace) and a pace so fast
 it never waits long, and offers `slack.sync(entity, scope)` through the real harness.
+Beside it, what the test modules share: FULL_COUNT, `stored`, `a_minute_passes`, `fixture`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from ingestion.choices import JobStatus
 from ingestion.harness import run_sync
-from ingestion.models import SyncRun
+from ingestion.models import IngestionJob, SyncRun
 from ingestion.streams import get_stream
+from sources.slack.models import MethodPace
 from tests.fakes.server import FakeServer
 from tests.fakes.slack import DEFAULT_TOKEN, FakeSlack
+from tracking.models import ChatMessage
 
 TOKEN = DEFAULT_TOKEN
 GENERAL = "C00000001"
 RANDOM = "C00000002"
+# What a full sync of a channel of `slack_upstream` stores: 30 messages, one a join (left
+# out), and 3 threads of 3 replies.
+FULL_COUNT = 38
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "slack"
+
+
+def fixture(name: str) -> Any:
+    """A recorded Slack payload from fixtures/slack."""
+    return json.loads((FIXTURES / name).read_text())
+
+
+def stored(channel: str = GENERAL) -> int:
+    """The messages of `channel` in the database."""
+    return ChatMessage.objects.filter(channel_id=channel).count()
+
+
+def a_minute_passes() -> None:
+    """The pace's last requests and waiting jobs' retry times move a minute into the past
+    (no sleeping in tests)."""
+    earlier = timezone.now() - dt.timedelta(minutes=1)
+    MethodPace.objects.update(last_request_at=earlier)
+    IngestionJob.objects.filter(status=JobStatus.RETRYING).update(next_attempt_at=earlier)
 
 
 @dataclass

@@ -9,17 +9,11 @@ from ingestion import jobs
 from ingestion.choices import JobStatus, RunStatus
 from ingestion.errors import Deferred, PermanentError, TransientError
 from ingestion.models import SyncRun, SyncState
-from tests.slack.conftest import GENERAL
-from tracking.models import ChatMessage
+from tests.slack.conftest import FULL_COUNT, GENERAL, stored
 
 pytestmark = pytest.mark.django_db
 
 HISTORY = "conversations.history"
-FULL_COUNT = 38  # 30 messages, one a join (left out), 3 threads of 3 replies
-
-
-def stored() -> int:
-    return ChatMessage.objects.filter(channel_id=GENERAL).count()
 
 
 def test_an_ok_false_answer_fails_the_run_instead_of_ending_it_early(slack_channels):

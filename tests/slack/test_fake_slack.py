@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from tests.fakes.slack import DEFAULT_TOKEN, FakeSlack
+from tests.slack.conftest import fixture
 
 CHANNEL = "C00000001"
 
@@ -130,12 +131,19 @@ def test_a_bad_token_is_invalid_auth_and_none_is_not_authed(fake, fake_server):
     assert none == (200, {"ok": False, "error": "not_authed"})
 
 
+def test_auth_test_answers_the_keys_of_slacks_example(client):
+    answer = client.auth_test()
+
+    assert set(answer.data) == set(fixture("auth_test.json"))
+
+
 def test_a_missing_scope_names_the_scope_needed(fake, client):
     fake.missing_scopes.add("channels:history")
 
     status, data = error_of(lambda: client.conversations_history(channel=CHANNEL))
 
     assert (status, data["error"], data["needed"]) == (200, "missing_scope", "channels:history")
+    assert data == fixture("error_missing_scope.json")
 
 
 def test_a_channel_the_bot_is_not_in_is_not_in_channel(fake, client):
@@ -185,7 +193,7 @@ def test_a_per_minute_window_limits_each_method_apart(fake, client):
     status, data = error_of(lambda: client.conversations_history(channel=CHANNEL))
     other = client.conversations_replies(channel=CHANNEL, ts=fake.channel(CHANNEL).stamps[0])
 
-    assert (status, data) == (429, {"ok": False, "error": "ratelimited"})
+    assert (status, data) == (429, fixture("error_ratelimited.json"))
     assert other["ok"] is True
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from ingestion.errors import PermanentError
-from tests.slack.conftest import GENERAL, RANDOM
+from ingestion.harness import ingest_records
+from ingestion.streams import get_stream
+from sources.slack.normalize import with_channel
+from tests.slack.conftest import FULL_COUNT, GENERAL, RANDOM
 from tracking.choices import MessageKind
 from tracking.models import ChatMessage
 
@@ -30,8 +33,8 @@ def test_a_full_sync_stores_every_message_and_every_reply(slack_channels):
     run = slack.sync("messages", GENERAL)
 
     assert run.status == "succeeded"
-    assert run.created == expected_count(slack, GENERAL) == 38
-    assert messages_in(GENERAL).count() == 38
+    assert run.created == expected_count(slack, GENERAL) == FULL_COUNT
+    assert messages_in(GENERAL).count() == FULL_COUNT
     message = messages_in(GENERAL).get(ts=slack.upstream.channel(GENERAL).messages[0]["ts"])
     assert message.channel_name == "general"
     assert message.permalink.startswith("https://hub-test.slack.com/archives/C00000001/p")
@@ -211,7 +214,7 @@ def test_pages_capped_at_15_messages_are_followed_to_the_end(settings, slack_cha
 
     run = slack.sync("messages", GENERAL)
 
-    assert run.created == 38
+    assert run.created == FULL_COUNT
     assert len(slack.upstream.calls_of("conversations.history")) == 2
 
 
@@ -250,8 +253,6 @@ def test_the_schedule_syncs_every_channel_the_bot_is_in(slack):
 
 
 def test_slack_channels_picks_channels_by_name_or_id(slack_channels, settings):
-    from ingestion.streams import get_stream
-
     settings.SLACK_CHANNELS = ["#random", GENERAL, "not-synced-yet"]
 
     scopes = get_stream("slack", "messages").configured_scopes()
@@ -263,10 +264,6 @@ def test_slack_channels_picks_channels_by_name_or_id(slack_channels, settings):
 
 
 def test_a_late_poll_never_undeletes_a_message_the_events_api_deleted(slack_channels):
-    from ingestion.harness import ingest_records
-    from ingestion.streams import get_stream
-    from sources.slack.normalize import with_channel
-
     slack = slack_channels
     slack.sync("messages", GENERAL)
     message = slack.upstream.channel(GENERAL).messages[0]
@@ -282,10 +279,6 @@ def test_a_late_poll_never_undeletes_a_message_the_events_api_deleted(slack_chan
 
 
 def test_a_deletion_known_only_by_its_ts_keeps_the_text_author_and_kind(slack_channels):
-    from ingestion.harness import ingest_records
-    from ingestion.streams import get_stream
-    from sources.slack.normalize import with_channel
-
     slack = slack_channels
     ts = slack.upstream.post(GENERAL, "Deployed api v9", user=None, bot_id="B0CI00001")
     slack.sync("messages", GENERAL)
@@ -299,10 +292,6 @@ def test_a_deletion_known_only_by_its_ts_keeps_the_text_author_and_kind(slack_ch
 
 
 def test_an_edit_event_older_than_the_stored_edit_changes_nothing(slack_channels):
-    from ingestion.harness import ingest_records
-    from ingestion.streams import get_stream
-    from sources.slack.normalize import with_channel
-
     slack = slack_channels
     ts = slack.upstream.post(GENERAL, "first")
     slack.upstream.edit(GENERAL, ts, "second")

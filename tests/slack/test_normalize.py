@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +19,11 @@ from sources.slack.normalize import (
     message_time,
     with_channel,
 )
+from tests.slack.conftest import fixture
 from tracking.choices import MessageKind
 from tracking.models import ChatChannel, ChatMessage, Identity, Person
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "slack"
 CHANNEL = "C123ABC456"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def history_message(index: int) -> dict[str, Any]:

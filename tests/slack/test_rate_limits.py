@@ -4,40 +4,27 @@ takes hours stops and resumes at its checkpoint without asking anything twice.""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import threading
 import time
 
 import pytest
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
 from ingestion import jobs
 from ingestion.choices import JobStatus, RunStatus
-from ingestion.errors import Deferred
+from ingestion.errors import Deferred, PermanentError
 from ingestion.models import SyncRun, SyncState
 from sources.slack import pace
 from sources.slack.models import MethodPace, token_fingerprint
 from tests.ingestion.qcluster_helpers import shared_database
-from tests.slack.conftest import GENERAL, RANDOM, TOKEN
-from tracking.models import ChatMessage
+from tests.slack.conftest import FULL_COUNT, GENERAL, RANDOM, TOKEN, a_minute_passes, stored
 
 pytestmark = pytest.mark.django_db
 
 HISTORY = "conversations.history"
 REPLIES = "conversations.replies"
-FULL_COUNT = 38
-
-
-def stored(channel: str = GENERAL) -> int:
-    return ChatMessage.objects.filter(channel_id=channel).count()
-
-
-def a_minute_passes() -> None:
-    """What the pace remembers moves a minute into the past (no sleeping in tests)."""
-    MethodPace.objects.update(last_request_at=F("last_request_at") - dt.timedelta(seconds=61))
 
 
 def paced_requests(slack) -> list:
@@ -135,24 +122,28 @@ def test_a_raised_pace_applies_at_once(slack_channels, settings):
 
 def test_users_and_channels_are_not_paced(slack, settings):
     settings.SLACK_REQUESTS_PER_MINUTE = 1
+    for number in range(200):  # two pages of each list: a paced method would stop at the second
+        slack.upstream.add_user(f"user.{number}")
+        slack.upstream.add_channel(f"channel-{number}")
 
-    slack.sync("channels")
-    run = slack.sync("users")
+    channels = slack.sync("channels")
+    users = slack.sync("users")
 
-    assert run.status == "succeeded"
+    assert channels.status == users.status == "succeeded"
+    assert slack.requests_to("conversations.list") == slack.requests_to("users.list") == 2
 
 
 def test_a_negative_pace_is_refused_naming_the_setting(slack_channels, settings):
     settings.SLACK_REQUESTS_PER_MINUTE = -1
 
-    with pytest.raises(Exception, match="SLACK_REQUESTS_PER_MINUTE"):
+    with pytest.raises(PermanentError, match="SLACK_REQUESTS_PER_MINUTE"):
         slack_channels.sync("messages", GENERAL)
 
 
 def test_a_history_limit_out_of_range_is_refused_naming_the_setting(slack_channels, settings):
     settings.SLACK_HISTORY_LIMIT = 5000
 
-    with pytest.raises(Exception, match="SLACK_HISTORY_LIMIT"):
+    with pytest.raises(PermanentError, match="SLACK_HISTORY_LIMIT"):
         slack_channels.sync("messages", GENERAL)
 
     assert len(paced_requests(slack_channels)) == 0

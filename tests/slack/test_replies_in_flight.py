@@ -7,13 +7,11 @@ from __future__ import annotations
 import pytest
 
 from ingestion.errors import PermanentError
-from tests.slack.conftest import GENERAL
-from tracking.models import ChatMessage
+from tests.slack.conftest import FULL_COUNT, GENERAL, stored
 
 pytestmark = pytest.mark.django_db
 
 REPLIES = "conversations.replies"
-FULL_COUNT = 38
 
 
 @pytest.fixture
@@ -21,10 +19,6 @@ def unpaced(slack_channels, settings):
     settings.SLACK_REQUESTS_PER_MINUTE = 0
     settings.SLACK_HISTORY_LIMIT = 100  # one history page: all three threads queued at once
     return slack_channels
-
-
-def stored() -> int:
-    return ChatMessage.objects.filter(channel_id=GENERAL).count()
 
 
 def test_every_thread_is_read_once(unpaced):

@@ -3,15 +3,12 @@ job per channel the bot is in, each paced and resumed by the job layer."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 
 from ingestion import jobs
 from ingestion.choices import JobKind, JobStatus
 from ingestion.models import IngestionJob
-from sources.slack.models import MethodPace
+from tests.slack.conftest import FULL_COUNT, a_minute_passes
 from tracking.models import ChatChannel, ChatMessage, Identity
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +41,7 @@ def test_the_fanned_out_jobs_store_every_message(slack, empty_broker):
         jobs.run_job(job.pk)
 
     assert set(IngestionJob.objects.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
-    assert ChatMessage.objects.count() == 3 * 38
+    assert ChatMessage.objects.count() == 3 * FULL_COUNT
 
 
 def test_paced_channel_jobs_take_turns_and_all_finish(slack, settings, empty_broker):
@@ -63,15 +60,8 @@ def test_paced_channel_jobs_take_turns_and_all_finish(slack, settings, empty_bro
         a_minute_passes()
 
     assert {_status(job) for job in channel_jobs} == {JobStatus.SUCCEEDED}
-    assert ChatMessage.objects.count() == 3 * 38
+    assert ChatMessage.objects.count() == 3 * FULL_COUNT
     assert {job.attempts for job in IngestionJob.objects.filter(kind=JobKind.SYNC)} == {1}
-
-
-def a_minute_passes() -> None:
-    """The pace's last requests and the jobs' retry times move into the past."""
-    earlier = timezone.now() - dt.timedelta(minutes=1)
-    MethodPace.objects.update(last_request_at=earlier)
-    IngestionJob.objects.filter(status=JobStatus.RETRYING).update(next_attempt_at=earlier)
 
 
 def _status(job: IngestionJob) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from ingestion.harness import run_sync
 from ingestion.identities import resolve_identities
-from ingestion.streams import IdentityRef
+from ingestion.streams import IdentityRef, get_stream
 from sources.slack.models import SlackWorkspace
 from tests.fakes.github import FakeGitHub
-from tests.fakes.slack import FakeSlack
 from tests.slack.conftest import GENERAL
-from tracking.models import ChatMessage, Identity, Person
+from tracking.models import ChatMessage, Commit, Identity, Person
 
 pytestmark = pytest.mark.django_db
 
@@ -88,18 +88,14 @@ def test_a_person_linked_by_hand_stays_linked_when_slack_shows_no_email(slack):
     assert ada.person == person
 
 
-def test_users_are_read_in_pages_of_200(settings, fake_server):
-    upstream = FakeSlack(channels=1, messages=0, users=250)
-    server = fake_server(upstream.app)
-    settings.SLACK_API_URL = f"{server.url}/api/"
-    settings.SLACK_BOT_TOKEN = "xoxb-test-token"
-    from ingestion.harness import run_sync
-    from ingestion.streams import get_stream
+def test_users_are_read_in_pages_of_200(slack):
+    for number in range(245):
+        slack.upstream.add_user(f"user.{number}")
 
-    run = run_sync(get_stream("slack", "users"))
+    run = slack.sync("users")
 
     assert run.created == 251
-    assert [call.get("limit") for call in upstream.calls_of("users.list")] == ["200", "200"]
+    assert [call.get("limit") for call in slack.upstream.calls_of("users.list")] == ["200", "200"]
 
 
 def test_message_authors_met_before_the_users_sync_are_the_same_identities(slack_channels):
@@ -139,10 +135,6 @@ def github(settings, fake_server) -> FakeGitHub:
 
 def sync_github_commit_by(github: FakeGitHub, email: str) -> Identity:
     """A commit whose author GitHub knows only by email, synced through the GitHub source."""
-    from ingestion.harness import run_sync
-    from ingestion.streams import get_stream
-    from tracking.models import Commit
-
     run_sync(get_stream("github", "repositories"))
     sha = github.add_commit("acme/repo-000", author_login=None, author_email=email)
     run_sync(get_stream("github", "commits"), "acme/repo-000")

@@ -135,17 +135,11 @@ class Actions:
         """Move the current attempt on. Completing it completes its unfinished jobs too
         (GitHub completes a run when its last job completes)."""
         current = run.current
-        if status not in ("queued", "waiting", "in_progress", "completed"):
-            raise ValueError(f"unknown run status {status!r}")
+        conclusion = checked_state("run", status, conclusion)
         if status == "completed":
-            conclusion = conclusion or "success"
-            if conclusion not in CONCLUSIONS:
-                raise ValueError(f"unknown conclusion {conclusion!r}")
             for job in run.jobs[-1]:
                 if job["status"] != "completed":
                     set_job_state(job, now, status="completed", conclusion=conclusion)
-        elif conclusion is not None:
-            raise ValueError("only a completed run has a conclusion")
         if status == "in_progress" and current["status"] in ("queued", "waiting"):
             current["run_started_at"] = iso(now)
         current.update(status=status, conclusion=conclusion, updated_at=iso(now))
@@ -173,6 +167,15 @@ class Actions:
         for job in run.jobs[-2]:
             self.add_job(run, job["name"], now)
         return attempt
+
+    def delete_run(self, run_id: int) -> None:
+        """The run with its attempts and jobs gone, as after DELETE .../actions/runs/{run_id}."""
+        run = self.run(run_id)
+        self.runs.remove(run)
+        del self.by_id[run_id]
+        for attempt in run.jobs:
+            for job in attempt:
+                self.job_index.pop(job["id"], None)
 
     def update_job(
         self, job_id: int, now: int, *, status: str, conclusion: str | None = None
@@ -298,19 +301,28 @@ def job_json(
     }
 
 
+def checked_state(kind: str, status: str, conclusion: str | None) -> str | None:
+    """The conclusion a run or job moving to `status` ends with: "success" unless told,
+    for a completed one; none for the others. A status or conclusion GitHub does not have
+    is a mistake in the test."""
+    if status not in ("queued", "waiting", "in_progress", "completed"):
+        raise ValueError(f"unknown {kind} status {status!r}")
+    if status != "completed":
+        if conclusion is not None:
+            raise ValueError(f"only a completed {kind} has a conclusion")
+        return None
+    conclusion = conclusion or "success"
+    if conclusion not in CONCLUSIONS:
+        raise ValueError(f"unknown conclusion {conclusion!r}")
+    return conclusion
+
+
 def set_job_state(
     job: dict[str, Any], now: int, *, status: str, conclusion: str | None = None
 ) -> None:
     """Move a job on at `now`: a runner takes it (in_progress), then it completes; its
     steps follow (the first running, then all finished, a failure skipping the rest)."""
-    if status not in ("queued", "waiting", "in_progress", "completed"):
-        raise ValueError(f"unknown job status {status!r}")
-    if status == "completed":
-        conclusion = conclusion or "success"
-        if conclusion not in CONCLUSIONS:
-            raise ValueError(f"unknown conclusion {conclusion!r}")
-    elif conclusion is not None:
-        raise ValueError("only a completed job has a conclusion")
+    conclusion = checked_state("job", status, conclusion)
     if status in ("in_progress", "completed") and job["runner_name"] is None:
         runner = 1 + job["id"] % 20
         job.update(

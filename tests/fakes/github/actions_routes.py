@@ -14,14 +14,13 @@ https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repo
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.app import Request, Response
 from tests.fakes.github.actions import Run
 from tests.fakes.github.fake import not_found
-from tests.fakes.github.routes import choice, page, validation_failed
+from tests.fakes.github.routes import choice, page_positions, validation_failed
 
 if TYPE_CHECKING:
     from tests.fakes.github.fake import FakeGitHub
@@ -34,13 +33,10 @@ RUN_STATUSES += ("waiting", "pending")
 
 
 def envelope_page(request: Request, key: str, items: Sequence[Any], total: int) -> Response:
-    """One page of `items` in GitHub's envelope; numbered_page picks them and writes Link."""
-    response = page(request, range(len(items)))
-    positions = json.loads(response.body)
+    """One page of `items` in GitHub's envelope, with its Link header."""
+    positions, headers = page_positions(request, len(items))
     payload = {"total_count": total, key: [items[position] for position in positions]}
-    return Response.json(
-        payload, headers={k: v for k, v in response.headers.items() if k == "Link"}
-    )
+    return Response.json(payload, headers=headers)
 
 
 def _bound(text: str, name: str, *, upper: bool) -> float:

@@ -323,7 +323,7 @@ class FakeGitHub:
         if workflow not in names:
             raise ValueError(f"unknown workflow {workflow!r}; the fake has {names}")
         with self._lock:
-            actions = self.actions(self._repository(full_name))
+            actions = self._actions(full_name)
             now = self._tick_epoch()
             actor = self._user(actor_login or self.login)
             run = actions.add_run(
@@ -342,7 +342,7 @@ class FakeGitHub:
         """Move a run's current attempt to `status` now (completing it completes its jobs);
         returns the run as the runs list serves it."""
         with self._lock:
-            actions = self.actions(self._repository(full_name))
+            actions = self._actions(full_name)
             run = actions.run(run_id)
             return dict(
                 actions.update_run(run, self._tick_epoch(), status=status, conclusion=conclusion)
@@ -351,14 +351,14 @@ class FakeGitHub:
     def rerun(self, full_name: str, run_id: int) -> int:
         """Re-run a finished run: a new attempt, queued now, with new jobs; its number."""
         with self._lock:
-            actions = self.actions(self._repository(full_name))
+            actions = self._actions(full_name)
             attempt = actions.rerun(actions.run(run_id), self._tick_epoch())
             return attempt["run_attempt"]
 
     def add_job(self, full_name: str, run_id: int, name: str) -> int:
         """A queued job in the run's current attempt; returns the job id."""
         with self._lock:
-            actions = self.actions(self._repository(full_name))
+            actions = self._actions(full_name)
             return actions.add_job(actions.run(run_id), name, self._tick_epoch())["id"]
 
     def update_job(
@@ -366,7 +366,7 @@ class FakeGitHub:
     ) -> dict[str, Any]:
         """Move a job to `status` now (a runner takes it, then it completes with its steps)."""
         with self._lock:
-            actions = self.actions(self._repository(full_name))
+            actions = self._actions(full_name)
             return dict(
                 actions.update_job(job_id, self._tick_epoch(), status=status, conclusion=conclusion)
             )
@@ -375,24 +375,18 @@ class FakeGitHub:
         """Serve `run` as the run's current attempt from now on: an older state (a lagging
         replica) or a malformed one. The clock does not move."""
         with self._lock:
-            actions = self.actions(self._repository(full_name))
+            actions = self._actions(full_name)
             actions.run(run_id).attempts[-1] = dict(run)
 
     def delete_run(self, full_name: str, run_id: int) -> None:
         """Delete a run with its attempts and jobs (DELETE .../actions/runs/{run_id}): 404 after."""
         with self._lock:
-            actions = self.actions(self._repository(full_name))
-            run = actions.run(run_id)
-            actions.runs.remove(run)
-            del actions.by_id[run_id]
-            for attempt in run.jobs:
-                for job in attempt:
-                    actions.job_index.pop(job["id"], None)
+            self._actions(full_name).delete_run(run_id)
 
     def jobs_of(self, full_name: str, run_id: int, attempt: int | None = None) -> list[dict]:
         """Copies of the jobs of a run's attempt (the latest by default)."""
         with self._lock:
-            run = self.actions(self._repository(full_name)).run(run_id)
+            run = self._actions(full_name).run(run_id)
             jobs = run.jobs[-1] if attempt is None else run.jobs[attempt - 1]
             return [dict(job) for job in jobs]
 
@@ -430,6 +424,9 @@ class FakeGitHub:
             return self.repository(owner, name)
         except HTTPError:
             raise KeyError(f"no repository {full_name!r}") from None
+
+    def _actions(self, full_name: str) -> Actions:
+        return self.actions(self._repository(full_name))
 
     def _user(self, login: str) -> User:
         user = self.users.get(login)

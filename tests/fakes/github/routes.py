@@ -139,13 +139,18 @@ def page(request: Request, items: Sequence[Any]) -> Response:
     return numbered_page(request, items, default_per_page=30, max_per_page=100)
 
 
+def page_positions(request: Request, count: int) -> tuple[list[int], dict[str, str]]:
+    """The positions of the page asked for in a list of `count` items, and the page's
+    headers (Link): numbered_page picks them, the caller writes the body."""
+    response = page(request, range(count))
+    return json.loads(response.body), response.headers
+
+
 def raw_page(request: Request, raws: Sequence[bytes]) -> Response:
-    """`page` over records kept serialized: numbered_page picks the positions (and writes
-    the Link header), the body joins those records' bytes."""
-    response = page(request, range(len(raws)))
-    positions = json.loads(response.body)
-    response.body = b"[" + b",".join(raws[position] for position in positions) + b"]"
-    return response
+    """`page` over records kept serialized: the body joins those records' bytes."""
+    positions, headers = page_positions(request, len(raws))
+    body = b"[" + b",".join(raws[position] for position in positions) + b"]"
+    return Response(body=body, headers=headers)
 
 
 def raw_json(raw: bytes) -> Response:

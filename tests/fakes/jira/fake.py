@@ -17,7 +17,7 @@ import threading
 import zoneinfo
 from typing import Any
 
-from tests.fakes.app import FakeApp, HTTPError
+from tests.fakes.app import FakeApp
 from tests.fakes.jira import jql
 from tests.fakes.jira.data import (
     CLOUD,
@@ -429,8 +429,4 @@ def _first(pair: tuple[tuple[int, ...], Issue]) -> tuple[int, ...]:
     return pair[0]
 
 
-def not_found(message: str) -> HTTPError:
-    return HTTPError(404, message, payload={"errorMessages": [message], "errors": {}})
-
-
-__all__ = ["CLOUD", "DATA_CENTER", "FakeJira", "not_found"]
+__all__ = ["CLOUD", "DATA_CENTER", "FakeJira"]

@@ -52,10 +52,6 @@ def ts_of(seconds: int, micros: int) -> str:
     return f"{seconds}.{micros:06d}"
 
 
-def seconds_of(ts: str) -> int:
-    return int(ts.split(".", 1)[0])
-
-
 def user_json(
     user_id: str,
     name: str,

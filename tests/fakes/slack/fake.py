@@ -60,13 +60,6 @@ from tests.fakes.slack.data import (
 DEFAULT_TOKEN = "xoxb-test-token"
 # conversations.history and .replies take at most this many a page.
 MAX_LIMIT = 999
-METHODS = (
-    "auth.test",
-    "users.list",
-    "conversations.list",
-    "conversations.history",
-    "conversations.replies",
-)
 
 
 class SlackAnswer(Exception):
@@ -409,10 +402,7 @@ class FakeSlack:
         return None
 
     def _page_limit(self, params: dict[str, str], default: int) -> int:
-        try:
-            limit = int(params.get("limit") or default)
-        except ValueError:
-            raise SlackAnswer("invalid_limit") from None
+        limit = _limit(params, default)
         if limit < 1:
             raise SlackAnswer("invalid_limit")
         limit = min(limit, MAX_LIMIT)
@@ -443,12 +433,7 @@ class FakeSlack:
 
     # users.list (cursor paging; emails only with users:read.email)
     def users_list(self, params: dict[str, str]) -> dict[str, Any]:
-        try:
-            page, cursor = cursor_page(
-                self.users, params.get("cursor"), self._list_limit(params, 0)
-            )
-        except HTTPError:  # a forged cursor
-            raise SlackAnswer("invalid_cursor") from None
+        page, cursor = _cursor_page(self.users, params, self._list_limit(params, 0))
         members = page
         if "users:read.email" in self.missing_scopes:
             members = [
@@ -474,17 +459,11 @@ class FakeSlack:
             if exclude_archived and json_["is_archived"]:
                 continue
             chosen.append(json_)
-        try:
-            page, cursor = cursor_page(chosen, params.get("cursor"), self._list_limit(params, 100))
-        except HTTPError:
-            raise SlackAnswer("invalid_cursor") from None
+        page, cursor = _cursor_page(chosen, params, self._list_limit(params, 100))
         return {"channels": page, "response_metadata": {"next_cursor": cursor or ""}}
 
     def _list_limit(self, params: dict[str, str], default: int) -> int:
-        try:
-            limit = int(params.get("limit") or default)
-        except ValueError:
-            raise SlackAnswer("invalid_limit") from None
+        limit = _limit(params, default)
         # users.list with no limit answers everyone at once; a limit caps at 1000.
         return min(limit, 1000) if limit > 0 else max(len(self.users), 1)
 
@@ -560,6 +539,23 @@ class FakeSlack:
         if cursor not in self._cursors:
             raise SlackAnswer("invalid_cursor")
         return _decode_ts_cursor(cursor)
+
+
+def _limit(params: dict[str, str], default: int) -> int:
+    try:
+        return int(params.get("limit") or default)
+    except ValueError:
+        raise SlackAnswer("invalid_limit") from None
+
+
+def _cursor_page(
+    items: list[dict[str, Any]], params: dict[str, str], limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A users.list / conversations.list page; a forged cursor is Slack's invalid_cursor."""
+    try:
+        return cursor_page(items, params.get("cursor"), limit)
+    except HTTPError:
+        raise SlackAnswer("invalid_cursor") from None
 
 
 def _ts_param(value: str, error: str) -> str:
