@@ -6,7 +6,11 @@ Pure functions, no database: the job runner stores the result in
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import random
+from collections.abc import Mapping
+from typing import Any
 
 BASE_SECONDS = 2.0
 # An hour: longer waits are better served by the breaker and the daily schedule.
@@ -37,3 +41,30 @@ def backoff_seconds(
     if retry_after is not None and retry_after > wait:
         return float(retry_after)
     return wait
+
+
+def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
+    """The `Retry-After` of an answer's headers in seconds, or None when absent or unreadable.
+
+    Reads delay-seconds and the HTTP-date form, with the header name in any case and
+    the value alone or as a one-item list (as clients hand headers over).
+    """
+    value: Any = None
+    for name, header in (headers or {}).items():
+        if str(name).lower() == "retry-after":
+            value = header[0] if isinstance(header, list | tuple) and header else header
+            break
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return max(0.0, (moment - dt.datetime.now(dt.UTC)).total_seconds())

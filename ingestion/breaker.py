@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from ingestion.errors import WAIT_BREAKER, Deferred
 from ingestion.models.breaker import BreakerState, CircuitBreaker
 
 __all__ = [
@@ -89,6 +90,18 @@ def breaker_allows(key: str) -> tuple[bool, float | None]:
     if reclaimed == 1:
         return True, None
     return False, cooldown().total_seconds()
+
+
+def defer_while_open(key: str, name: str = "") -> None:
+    """Raise Deferred (not a failure) while the breaker of `key` is open; `name` (the
+    host or source, as a person reads it) goes in the message."""
+    allowed, wait = breaker_allows(key)
+    if not allowed:
+        raise Deferred(
+            wait or 0.0,
+            WAIT_BREAKER,
+            f"Circuit breaker for {name or key} is open; trying again when it half-opens.",
+        )
 
 
 def record_success(key: str) -> None:

@@ -34,6 +34,11 @@ class RecordRejected(IngestionError):
     """One raw record cannot be normalized; the run goes on without it."""
 
 
+# Why a deferred job waits (IngestionJob.waiting_for).
+WAIT_BREAKER = "breaker"
+WAIT_RATE_LIMIT = "rate_limit"
+
+
 class Deferred(IngestionError):
     """Not a failure: come back in `seconds` (a rate budget spent until its reset, an
     open circuit breaker, a paused pipeline).

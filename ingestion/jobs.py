@@ -42,7 +42,7 @@ from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
 from ingestion.backoff import backoff_seconds
-from ingestion.breaker import breaker_allows, record_failure, record_success
+from ingestion.breaker import defer_while_open, record_failure, record_success
 from ingestion.choices import (
     FINISHED_JOB_STATUSES,
     JobKind,
@@ -109,7 +109,6 @@ ORPHANED_RUN_ERROR = (
 )
 
 WAIT_BACKOFF = "backoff"
-WAIT_BREAKER = "breaker"
 WAIT_PAUSE = "pause"
 
 
@@ -518,13 +517,7 @@ def run_source_sync_job(job: IngestionJob) -> None:
 def _through_breaker(source: str, call: Callable[[], T]) -> T:
     """Run `call` behind the source's circuit breaker: deferred while it is open, and
     its transient failures (not a busy stream lock) counted against the source."""
-    allowed, wait = breaker_allows(source)
-    if not allowed:
-        raise JobDeferred(
-            wait or 0.0,
-            WAIT_BREAKER,
-            f"Circuit breaker for {source} is open; trying again when it half-opens.",
-        )
+    defer_while_open(source)
     try:
         result = call()
     except SyncAlreadyRunning:

@@ -71,6 +71,16 @@ def broker(request) -> str:
 
 
 @pytest.fixture
+def database_shared_by_threads(tmp_path, django_db_setup, django_db_blocker):
+    """Worker threads need one committed database they all reach, as worker processes
+    do: a fresh one (on SQLite a file, whose locking is what a deployment gets)."""
+    from tests.ingestion.qcluster_helpers import shared_database
+
+    with django_db_blocker.unblock(), shared_database(tmp_path):
+        yield
+
+
+@pytest.fixture
 def empty_broker():
     """No task left in the broker by an earlier test: the Redis broker is not rolled
     back with the test database."""

@@ -23,10 +23,9 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ingestion.errors import Deferred, TransientError
+from ingestion.errors import WAIT_RATE_LIMIT, Deferred, TransientError
 from sources.github.models import GitHubCredential
 
-WAIT_RATE_LIMIT = "rate_limit"
 # A lease outlives the longest request it covers, so a holder that died frees it.
 LEASE_MARGIN_SECONDS = 5.0
 # How long a process waits for another to finish its request before giving up.

@@ -34,11 +34,11 @@ from django.conf import settings
 from django.utils import timezone
 from github import Auth, Github
 
-from ingestion.breaker import breaker_allows, host_key, record_failure, record_success
-from ingestion.errors import Deferred, PermanentError, TransientError
+from ingestion.backoff import retry_after_seconds
+from ingestion.breaker import defer_while_open, host_key, record_failure, record_success
+from ingestion.errors import WAIT_RATE_LIMIT, Deferred, PermanentError, TransientError
 from ingestion.streams import FetchContext
 from sources.github.budget import (
-    WAIT_RATE_LIMIT,
     Lease,
     RateObservation,
     deferred_until_reset,
@@ -95,14 +95,6 @@ class ListPage:
 
 def _path_of(url: str) -> str:
     return urllib.parse.urlsplit(url).path or url
-
-
-def _retry_after(headers: dict[str, Any]) -> float | None:
-    value = str(headers.get("retry-after", "")).strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _list_items(data: Any, path: str, items_key: str | None) -> tuple[list[Any], int]:
@@ -175,13 +167,7 @@ class GitHubClient:
     # --- the host's circuit breaker -------------------------------------------------------
     def check_host(self) -> None:
         """Defer (not fail) when the upstream host's breaker is open."""
-        allowed, wait = breaker_allows(host_key(self.host))
-        if not allowed:
-            raise Deferred(
-                wait or 0.0,
-                "breaker",
-                f"Circuit breaker for {self.host} is open; trying again when it half-opens.",
-            )
+        defer_while_open(host_key(self.host), self.host)
 
     def close(self) -> None:
         """Close PyGithub's pooled connection (a sync's client is not reused)."""
@@ -274,7 +260,7 @@ class GitHubClient:
         """When a secondary limit answered, the moment the credential may be used again."""
         if answer.status not in (403, 429):
             return None
-        retry_after = _retry_after(answer.headers)
+        retry_after = retry_after_seconds(answer.headers)
         lowered = body.lower() if isinstance(body, str) else ""
         is_secondary = any(marker in lowered for marker in SECONDARY_LIMIT_MARKERS)
         primary_spent = str(answer.headers.get("x-ratelimit-remaining", "")) == "0"
@@ -324,7 +310,7 @@ class GitHubClient:
                 )
         if status == 429 or status >= 500:
             raise TransientError(
-                f"GET {path} answered {status}", retry_after=_retry_after(answer.headers)
+                f"GET {path} answered {status}", retry_after=retry_after_seconds(answer.headers)
             )
         try:
             answer.data = json.loads(body) if body else None

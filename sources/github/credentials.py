@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from ingestion.encryption import DecryptionError, decrypt
+from ingestion.encryption import DecryptionError, decrypt, token_fingerprint
 from ingestion.errors import PermanentError
-from sources.github.models import CredentialKind, GitHubCredential, token_fingerprint
+from sources.github.models import CredentialKind, GitHubCredential
 
 CONNECT_HINT = "connect GitHub again at /github/connect"
 

@@ -8,8 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from ingestion.encryption import token_fingerprint
 from ingestion.health import DEGRADED, OK, UNKNOWN, Check, register_check
-from sources.github.models import CredentialKind, GitHubCredential, token_fingerprint
+from sources.github.models import CredentialKind, GitHubCredential
 
 
 def credentials_in_use() -> list[GitHubCredential]:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-
-
-def token_fingerprint(token: str) -> str:
-    """A stable, non-reversible name for a token: tells two tokens apart, reveals neither."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class CredentialKind(models.TextChoices):

@@ -25,8 +25,8 @@ from django.utils import timezone
 from social_core.backends.github_enterprise import GithubEnterpriseOAuth2
 from social_core.exceptions import AuthPolicyError, AuthResponseError
 
-from ingestion.encryption import encrypt
-from sources.github.models import CredentialKind, GitHubCredential, token_fingerprint
+from ingestion.encryption import encrypt, token_fingerprint
+from sources.github.models import CredentialKind, GitHubCredential
 
 __all__ = [
     "BACKEND_NAME",

@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import functools
 import hashlib
 import queue
@@ -32,8 +30,9 @@ from django.conf import settings
 from django.utils import timezone
 from jira import JIRA, JIRAError
 
-from ingestion.breaker import breaker_allows, host_key, record_failure, record_success
-from ingestion.errors import Deferred, PermanentError, TransientError
+from ingestion.backoff import retry_after_seconds
+from ingestion.breaker import defer_while_open, host_key, record_failure, record_success
+from ingestion.errors import PermanentError, TransientError
 from ingestion.redaction import redact
 from sources.jira.models import JiraSite
 
@@ -135,31 +134,7 @@ def configured_credentials() -> Credentials:
 
 def check_host(credentials: Credentials) -> None:
     """Defer (not fail) while the host's circuit breaker is open."""
-    allowed, wait = breaker_allows(host_key(credentials.host))
-    if not allowed:
-        raise Deferred(
-            wait or 0.0,
-            "breaker",
-            f"Circuit breaker for {credentials.host} is open; trying again when it half-opens.",
-        )
-
-
-def retry_after(headers: Any) -> float | None:
-    """Retry-After in seconds (Jira sends seconds; an HTTP date is read too)."""
-    value = str((headers or {}).get("Retry-After", "") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return max(0.0, (moment - timezone.now()).total_seconds())
+    defer_while_open(host_key(credentials.host), credentials.host)
 
 
 def mark_refused(credentials: Credentials, reason: str) -> None:
@@ -419,7 +394,7 @@ class JiraClient:
             headers = error.response.headers if error.response is not None else {}
             return TransientError(
                 f"{what}: Jira answered {detail or 'no response'}",
-                retry_after=retry_after(headers),
+                retry_after=retry_after_seconds(headers),
             )
         if status == 401 or (status == 403 and site_check):
             reason = f"{status} {message or 'Unauthorized'}"

@@ -30,10 +30,12 @@ from django.utils import timezone
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from ingestion.breaker import breaker_allows, host_key, record_failure, record_success
-from ingestion.errors import Deferred, PermanentError, TransientError
+from ingestion.backoff import retry_after_seconds
+from ingestion.breaker import defer_while_open, host_key, record_failure, record_success
+from ingestion.encryption import token_fingerprint
+from ingestion.errors import WAIT_RATE_LIMIT, Deferred, PermanentError, TransientError
 from sources.slack import pace
-from sources.slack.models import SlackWorkspace, token_fingerprint
+from sources.slack.models import SlackWorkspace
 
 # Errors Slack documents as its own, temporary trouble.
 TRANSIENT_CODES = frozenset(
@@ -84,17 +86,6 @@ def configured_token() -> str:
     return token
 
 
-def _retry_after(headers: dict[str, Any]) -> float:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            text = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(str(text).strip()))
-            except ValueError:
-                break
-    return DEFAULT_RETRY_AFTER
-
-
 class SlackClient:
     """One fetch's connection to Slack: the WebClient, the host's breaker, the pace."""
 
@@ -116,13 +107,7 @@ class SlackClient:
     # --- the host's circuit breaker and the pace ------------------------------------------
     def check_host(self) -> None:
         """Defer (not fail) while the Slack host's breaker is open."""
-        allowed, wait = breaker_allows(host_key(self.host))
-        if not allowed:
-            raise Deferred(
-                wait or 0.0,
-                "breaker",
-                f"Circuit breaker for {self.host} is open; trying again when it half-opens.",
-            )
+        defer_while_open(host_key(self.host), self.host)
 
     def record_failure(self) -> None:
         record_failure(host_key(self.host))
@@ -155,7 +140,7 @@ class SlackClient:
         )
         return Deferred(
             seconds,
-            pace.WAIT_RATE_LIMIT,
+            WAIT_RATE_LIMIT,
             f"{why}: the sync stopped at its checkpoint and resumes at "
             f"{at.isoformat(timespec='seconds')}.",
         )
@@ -199,7 +184,9 @@ class SlackClient:
         data = response.data if isinstance(response.data, dict) else {}
         code = str(data.get("error") or "")
         if status == 429 or code == "ratelimited":
-            seconds = _retry_after(dict(response.headers or {}))
+            seconds = retry_after_seconds(response.headers)
+            if seconds is None:
+                seconds = DEFAULT_RETRY_AFTER
             pace.block(self.fingerprint, method, seconds)
             self.unblocked_until.pop(method, None)
             return TransientError(

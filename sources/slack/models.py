@@ -7,14 +7,7 @@ credentials use), so a rotated token starts a fresh pace and workspace row.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.db import models
-
-
-def token_fingerprint(token: str) -> str:
-    """A stable, non-reversible name for a token: tells two tokens apart, reveals neither."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class SlackWorkspace(models.Model):

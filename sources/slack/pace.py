@@ -26,7 +26,6 @@ from django.utils import timezone
 from ingestion.errors import PermanentError
 from sources.slack.models import MethodPace
 
-WAIT_RATE_LIMIT = "rate_limit"
 # The methods the 2025 limit for non-Marketplace apps applies to.
 PACED_METHODS = frozenset({"conversations.history", "conversations.replies"})
 

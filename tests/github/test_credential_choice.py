@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.encryption import encrypt, generate_key
+from ingestion.encryption import encrypt, generate_key, token_fingerprint
 from ingestion.errors import PermanentError
 from sources.github.credentials import active_credential
-from sources.github.models import CredentialKind, GitHubCredential, token_fingerprint
+from sources.github.models import CredentialKind, GitHubCredential
 
 pytestmark = pytest.mark.django_db
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import random
 
 import pytest
 
-from ingestion.backoff import backoff_seconds
+from ingestion.backoff import backoff_seconds, retry_after_seconds
 
 
 @pytest.mark.parametrize(("attempt", "nominal"), [(1, 2), (2, 4), (3, 8), (4, 16)])
@@ -30,3 +32,31 @@ def test_backoff_ignores_a_retry_after_shorter_than_its_own_wait():
 def test_backoff_counts_attempts_from_one():
     with pytest.raises(ValueError, match="counts from 1"):
         backoff_seconds(0)
+
+
+def test_retry_after_in_seconds_is_read_whatever_the_header_case():
+    assert retry_after_seconds({"retry-after": "42"}) == 42.0
+    assert retry_after_seconds({"Retry-After": " 7 "}) == 7.0
+
+
+def test_retry_after_as_a_one_item_list_is_read():
+    assert retry_after_seconds({"Retry-After": ["30"]}) == 30.0
+
+
+def test_retry_after_as_an_http_date_is_the_seconds_until_then():
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
+
+    seconds = retry_after_seconds({"Retry-After": email.utils.format_datetime(moment)})
+
+    assert 110 <= seconds <= 120
+
+
+def test_retry_after_in_the_past_or_negative_is_zero():
+    assert retry_after_seconds({"Retry-After": "-5"}) == 0.0
+    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+
+
+def test_a_missing_or_unreadable_retry_after_is_none():
+    assert retry_after_seconds({}) is None
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds({"Retry-After": "soon"}) is None

@@ -22,7 +22,6 @@ from tests.ingestion.memory_streams import (
     SOURCE,
     repository_record,
 )
-from tests.ingestion.qcluster_helpers import shared_database
 
 pytestmark = pytest.mark.django_db
 
@@ -157,14 +156,6 @@ def test_states_list_requested_keys_never_used_as_closed():
     states = breaker_states(["slack"])
 
     assert [(state.key, state.state) for state in states] == [("slack", "closed")]
-
-
-@pytest.fixture
-def database_shared_by_threads(tmp_path, django_db_setup, django_db_blocker):
-    """Worker threads need one committed database they all reach, as worker processes
-    do: a fresh one (on SQLite a file, whose locking is what a deployment gets)."""
-    with django_db_blocker.unblock(), shared_database(tmp_path):
-        yield
 
 
 @pytest.mark.usefixtures("database_shared_by_threads")

@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from ingestion import jobs
 from ingestion.choices import JobStatus, RunStatus
+from ingestion.encryption import token_fingerprint
 from ingestion.errors import Deferred, PermanentError
 from ingestion.models import SyncRun, SyncState
 from sources.slack import pace
-from sources.slack.models import MethodPace, token_fingerprint
-from tests.ingestion.qcluster_helpers import shared_database
+from sources.slack.models import MethodPace
 from tests.slack.conftest import FULL_COUNT, GENERAL, RANDOM, TOKEN, a_minute_passes, stored
 
 pytestmark = pytest.mark.django_db
@@ -251,13 +251,6 @@ def test_slacks_own_per_minute_window_is_honoured(slack_channels, settings):
 
 
 # --- several workers at once ----------------------------------------------------------------
-
-
-@pytest.fixture
-def database_shared_by_threads(tmp_path, django_db_setup, django_db_blocker):
-    """Worker threads need one committed database they all reach, as worker processes do."""
-    with django_db_blocker.unblock(), shared_database(tmp_path):
-        yield
 
 
 @pytest.mark.usefixtures("database_shared_by_threads")
