@@ -43,10 +43,17 @@ from django.utils import timezone
 from ingestion import load
 from ingestion.choices import RunStatus
 from ingestion.errors import Deferred, RecordRejected, TransientError
-from ingestion.identities import identity_key, ref_key, resolve_identities, resolve_refs
+from ingestion.identities import (
+    identity_key,
+    person_key,
+    ref_key,
+    resolve_identities,
+    resolve_people,
+    resolve_refs,
+)
 from ingestion.models import RawRecord, RejectedRecord, SyncRun, SyncState
 from ingestion.redaction import redact
-from ingestion.streams import FetchContext, IdentityRef, Ref, Row, Stream, get_stream
+from ingestion.streams import FetchContext, IdentityRef, PersonRef, Ref, Row, Stream, get_stream
 from tracking.choices import AuditAction
 from tracking.models import AuditLog
 
@@ -183,6 +190,7 @@ class _Normalized:
     record_time: dt.datetime | None
     refs: list[Ref] = field(default_factory=list)
     identity_refs: list[IdentityRef] = field(default_factory=list)
+    person_refs: list[PersonRef] = field(default_factory=list)
 
 
 @dataclass
@@ -297,6 +305,9 @@ class _Run:
             else:
                 resolvable.append(item)
         work.normalized = resolvable
+        found_refs.update(
+            resolve_people(ref for item in work.normalized for ref in item.person_refs)
+        )
         identity_refs = [ref for item in work.normalized for ref in item.identity_refs]
         return found_refs, resolve_identities(identity_refs)
 
@@ -639,6 +650,8 @@ def _scan_fields(row: Row, item: _Normalized) -> None:
             item.refs.append(value)
         elif isinstance(value, IdentityRef):
             item.identity_refs.append(value)
+        elif isinstance(value, PersonRef):
+            item.person_refs.append(value)
         elif isinstance(value, list):
             item.refs.extend(ref for ref in value if isinstance(ref, Ref))
 
@@ -688,6 +701,10 @@ def _incoming_row(row: Row, found_refs: dict, identities: dict) -> load.Incoming
             # signed as such, so the row updates once the referenced row appears.
             values[attname] = found_refs.get(ref_key(value))
             signed[name] = [value.source, value.external_id] if values[attname] else None
+        elif isinstance(value, PersonRef):
+            values[attname] = found_refs.get(person_key(value))
+            # Signed as a Ref by email is, so rows signed before PersonRef stay unchanged.
+            signed[name] = ["", value.email] if values[attname] else None
         elif is_many:
             present = [ref for ref in value if ref_key(ref) in found_refs]
             many_to_many[name] = [found_refs[ref_key(ref)] for ref in present]

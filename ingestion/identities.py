@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from django.db import models
 from django.utils import timezone
 
-from ingestion.streams import IdentityRef, Ref
+from ingestion.streams import IdentityRef, PersonRef, Ref
 from tracking.models import Identity, Person, content_signature
 
 IdentityKey = tuple[str, str]
@@ -105,6 +105,16 @@ def people_by_email(names_by_email: dict[str, str]) -> dict[str, int]:
         )
         found.update(Person.objects.filter(email__in=missing).values_list("email", "pk"))
     return found
+
+
+def person_key(ref: PersonRef) -> tuple[str, str]:
+    return ("person", ref.email.strip().lower())
+
+
+def resolve_people(refs: Iterable[PersonRef]) -> dict[tuple[str, str], int]:
+    """Person ids for every ref, by `person_key`, making the people nobody has yet."""
+    names = {ref.email: ref.name for ref in refs}
+    return {("person", email): pk for email, pk in people_by_email(names).items()}
 
 
 def resolve_identities(refs: Iterable[IdentityRef]) -> dict[IdentityKey, int]:

@@ -60,13 +60,23 @@ class Ref:
     required: bool = True
 
 
+@dataclass(frozen=True)
+class PersonRef:
+    """The Person with this email, made (named `name`) in the page's transaction when
+    nobody has one yet: how an account read from a source's user list joins the same
+    person as that person's accounts elsewhere, as IdentityRef accounts do."""
+
+    email: str
+    name: str = ""
+
+
 @dataclass
 class Row:
     """One normalized row: the model and its field values.
 
     `fields` holds column values by field name, including `external_id`;
-    `source` defaults to the stream's source. Foreign keys hold an IdentityRef or
-    a Ref (or None); many-to-many fields hold a list of Refs.
+    `source` defaults to the stream's source. Foreign keys hold an IdentityRef, a
+    Ref or a PersonRef (or None); many-to-many fields hold a list of Refs.
     """
 
     model: type[models.Model]

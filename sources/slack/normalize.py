@@ -28,9 +28,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ingestion.errors import RecordRejected
 from ingestion.parsing import parse_time
-from ingestion.streams import IdentityRef, Ref, Row
+from ingestion.streams import IdentityRef, PersonRef, Row
 from tracking.choices import MessageKind, Source
-from tracking.models import ChatChannel, ChatMessage, Identity, Person, slack_ts_to_datetime
+from tracking.models import ChatChannel, ChatMessage, Identity, slack_ts_to_datetime
 
 SOURCE = Source.SLACK
 HUB_KEY = "_hub"
@@ -334,8 +334,9 @@ def identity_rows(member: dict[str, Any]) -> list[Row]:
         "is_deactivated": bool(member.get("deleted")),
     }
     if email:
-        # A person someone linked by hand stays linked while Slack knows no email.
-        fields["person"] = Ref(Person, "", email, by="email", required=False)
+        # The Person with that email, made if nobody has it; without an email the field
+        # is left out, so a person someone linked by hand stays linked.
+        fields["person"] = PersonRef(email, fields["display_name"] or fields["username"])
     return [Row(Identity, fields)]
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ingestion.errors import PermanentError, RecordRejected, TransientError
-from ingestion.identities import people_by_email
+from ingestion.errors import PermanentError, TransientError
 from ingestion.streams import FetchContext, Page, Row, Stream, register
 from sources.slack import normalize
 from sources.slack.client import SlackError, connect
@@ -149,11 +148,6 @@ class UsersStream(ListStream):
     method = "users.list"
     key = "members"
 
-    def fetch_pages(self, context: FetchContext) -> Iterator[Page]:
-        for page in super().fetch_pages(context):
-            ensure_people(page.records)
-            yield page
-
     def natural_key(self, record: dict[str, Any]) -> str:
         return normalize.user_key(record)
 
@@ -176,27 +170,6 @@ class ChannelsStream(ListStream):
 
     def normalize(self, record: dict[str, Any], scope: str) -> list[Row]:
         return normalize.channel_rows(record)
-
-
-def ensure_people(members: list[dict[str, Any]]) -> None:
-    """A Person for every email among `members` that nobody has yet, named as the harness
-    names one for a new IdentityRef: the identities' `person` Ref then finds it.
-
-    Written before the page's transaction, by the harness's own `people_by_email`
-    (idempotent, safe against a concurrent writer): a stopgap until the harness makes
-    people for Identity rows as it does for IdentityRefs. Read through `identity_rows`,
-    so the email is the one the row's Ref looks for.
-    """
-    names = {}
-    for member in members:
-        try:
-            (row,) = normalize.identity_rows(member)
-        except RecordRejected:
-            continue  # the harness rejects it, with the error
-        fields = row.fields
-        if fields["email"]:
-            names[fields["email"]] = fields["display_name"] or fields["username"]
-    people_by_email(names)
 
 
 class HistoryPosition:

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from ingestion.errors import RecordRejected
-from ingestion.streams import IdentityRef, Ref, get_stream
+from ingestion.streams import IdentityRef, PersonRef, get_stream
 from sources.slack.normalize import (
     channel_rows,
     datetime_to_ts,
@@ -21,7 +21,7 @@ from sources.slack.normalize import (
 )
 from tests.slack.conftest import fixture
 from tracking.choices import MessageKind
-from tracking.models import ChatChannel, ChatMessage, Identity, Person
+from tracking.models import ChatChannel, ChatMessage, Identity
 
 CHANNEL = "C123ABC456"
 
@@ -347,7 +347,7 @@ def test_a_user_becomes_an_identity_linked_by_email():
         "email": "spengler@ghostbusters.example.com",
         "is_bot": False,
         "is_deactivated": False,
-        "person": Ref(Person, "", "spengler@ghostbusters.example.com", by="email", required=False),
+        "person": PersonRef("spengler@ghostbusters.example.com", "Egon Spengler"),
     }
 
 
