@@ -11,3 +11,5 @@ class IngestionConfig(AppConfig):
 
         autodiscover()
         autodiscover_receivers()
+        # Registers the csv_import job handler.
+        import ingestion.imports.service  # noqa: F401

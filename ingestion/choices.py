@@ -50,3 +50,28 @@ class DeliveryStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     IGNORED = "ignored", "Ignored (event not used)"
     FAILED = "failed", "Failed"
+
+
+class ImportType(models.TextChoices):
+    """What a CSV (or XLSX, JSON) import fills. Names are the CLI's and the API's."""
+
+    PROJECTS = "projects", "Projects"
+    BUGS = "bugs", "Bugs"
+    HOURS = "hours", "Engineering hours"
+    PEOPLE = "people", "People"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    # Valid rows landed; the rejected ones are in the error report.
+    REJECTED_ROWS = "rejected_rows", "Succeeded with rejected rows"
+    # Nothing was written: the file could not be read, a required column is missing,
+    # or an atomic import met a bad row.
+    FAILED = "failed", "Failed"
+
+
+FINISHED_IMPORT_STATUSES = frozenset(
+    {ImportStatus.SUCCEEDED, ImportStatus.REJECTED_ROWS, ImportStatus.FAILED}
+)

@@ -540,7 +540,7 @@ class _Run:
             if raw:
                 self._keep_raw(batch.records, work, now, raw)
             self._write_rejections(batch, work, [item.index for item in work.normalized], now)
-            _write_audit(audit)
+            write_audit_entries(audit)
             times = [item.record_time for item in work.normalized if item.record_time]
             times += self._record_times(batch.records, skipped)
             pending = self.lock.state.pending_high_water_mark
@@ -626,7 +626,7 @@ def audit_run(run: SyncRun, actor: str) -> AuditLog:
     )
 
 
-def _write_audit(entries: list[AuditLog]) -> None:
+def write_audit_entries(entries: list[AuditLog]) -> None:
     """Audit entries through the load stage's bulk insert: with one entry per updated
     row, the ORM's bulk_create would cost more than the updates themselves."""
     if not entries:

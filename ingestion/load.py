@@ -377,13 +377,13 @@ def _create(
         }
         records.append(_with_derived_fields(model, values))
     if model is Bug:
-        _number_new_bugs(records)
+        number_new_bugs(records)
     columns = [f.attname for f in fields]
     insert_rows(model, columns, [[values[column] for column in columns] for values in records])
     result.created.update(row.external_id for row in rows)
 
 
-def _number_new_bugs(records: list[dict[str, Any]]) -> None:
+def number_new_bugs(records: list[dict[str, Any]]) -> None:
     """Bug numbers come from a per-month counter, allocated in the page transaction."""
     by_month: dict[str, list[dict[str, Any]]] = {}
     for values in records:

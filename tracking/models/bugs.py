@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -76,6 +77,26 @@ def allocate_bug_numbers(created_at: dt.datetime, count: int = 1) -> list[str]:
         )
         (last,) = cursor.fetchone()
     return [format_bug_number(month, value) for value in range(last - count + 1, last + 1)]
+
+
+def reserve_bug_numbers(numbers: Iterable[str]) -> None:
+    """Move each month's counter past the numbers given (bugs imported with the numbers
+    they had elsewhere), so `allocate_bug_numbers` never hands one of them out again."""
+    highest: dict[str, int] = {}
+    for number in numbers:
+        _prefix, month, value = number.split("-")
+        highest[month] = max(highest.get(month, 0), int(value))
+    if not highest:
+        return
+    table = connection.ops.quote_name(BugNumberSequence._meta.db_table)
+    larger = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (month, last_value) VALUES (%s, %s) "  # noqa: S608
+            "ON CONFLICT (month) DO UPDATE "
+            f"SET last_value = {larger}({table}.last_value, excluded.last_value)",
+            sorted(highest.items()),
+        )
 
 
 class BugQuerySet(models.QuerySet):
