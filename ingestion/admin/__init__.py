@@ -1,3 +1,3 @@
 """Admin of the pipeline, one module per topic."""
 
-from ingestion.admin import breaker, jobs, sync, webhooks  # noqa: F401
+from ingestion.admin import breaker, imports, jobs, sync, webhooks  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ingestion.api import views, webhooks
+from ingestion.api import imports, views, webhooks
 
 app_name = "pipeline"
 
@@ -25,4 +25,16 @@ urlpatterns = [
     path("metrics", views.StreamMetricsView.as_view(), name="metrics"),
     path("health", views.health, name="health"),
     path("webhooks/<str:source>", webhooks.receive_webhook, name="webhook"),
+    path("ingest/csv", imports.ImportUploadView.as_view(), name="import-upload"),
+    path(
+        "ingest/csv/progress/<int:pk>",
+        imports.ImportProgressView.as_view(),
+        name="import-progress",
+    ),
+    path("ingest/csv/history", imports.ImportHistoryView.as_view(), name="import-history"),
+    path(
+        "ingest/csv/<int:pk>/report",
+        imports.ImportErrorReportView.as_view(),
+        name="import-report",
+    ),
 ]

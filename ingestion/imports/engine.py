@@ -30,11 +30,13 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from ingestion import load
 from ingestion.harness import write_audit_entries
 from ingestion.imports.reading import ImportFileError, Table, open_table
+from ingestion.imports.rules import field_rules
 from ingestion.imports.schemas import (
     REFERENCE_RESOLVERS,
     Column,
@@ -239,6 +241,10 @@ class Importer:
         self._attnames = {f.attname for f in self._fields} | {f.name for f in self._fields}
         self._cleared = self._cleared_values()
         self._key_only = {column.field for column in self.schema.columns if column.key_only}
+        self._column_of_field = {column.field: column for column in self.schema.columns}
+        self._defaults = self._field_defaults()
+        self._attname_of = {f.name: f.attname for f in self._fields}
+        self._insert_columns = [f.attname for f in self._fields]
 
     # --- Parsing ------------------------------------------------------------------------
 
@@ -255,7 +261,7 @@ class Importer:
                     column,
                     position,
                     parsers.get(column.field),
-                    model_field,
+                    field_rules(model_field) if model_field is not None else None,
                     self.columns.headers[position],
                 )
             )
@@ -264,7 +270,7 @@ class Importer:
     def parse(self, number: int, cells: list[str]) -> ParsedRow:
         row = ParsedRow(number, cells)
         width = len(cells)
-        for column, position, parse, model_field, header in self._plan:
+        for column, position, parse, rules, header in self._plan:
             text = cells[position].strip() if position < width else ""
             if text[:1] == "'" and text[1:2] in FORMULA_STARTS:
                 # The quote the export puts before a cell a spreadsheet would run as a formula.
@@ -274,15 +280,14 @@ class Importer:
                     row.errors.append((header, "", "Required: this cell is empty."))
                 row.empty.add(column.field)
                 continue
-            row.extra[f"text:{column.field}"] = text
             if column.reference:
                 row.values[column.field] = text
                 continue
             try:
                 value = parse(text)
-                if model_field is not None:
-                    # The field's own rules (length, choices, validators), as a form applies.
-                    value = model_field.clean(value, None)
+                if rules is not None:
+                    # The field's own validators (length, range, URL form), as a form applies.
+                    rules(value)
             except ValidationError as error:
                 row.errors.append((header, text, " ".join(error.messages)))
             else:
@@ -449,7 +454,8 @@ class Importer:
 
     def _validated(self, row: ParsedRow, values: dict[str, Any]) -> models.Model | None:
         """The row as a model instance, checked by the model's own clean(); None if rejected."""
-        instance = self.schema.new_instance(row, values)
+        instance = self._instance(values)
+        self.schema.attach(instance, row)
         try:
             instance.clean()
             self.schema.prepare(instance)
@@ -466,8 +472,17 @@ class Importer:
             if name == NON_FIELD_ERRORS:
                 row.errors.append(("", "", " ".join(messages)))
                 continue
-            header = self.columns.header_of(name)
-            row.errors.append((header, row.extra.get(f"text:{name}", ""), " ".join(messages)))
+            row.errors.append(
+                (self.columns.header_of(name), self._text(row, name), " ".join(messages))
+            )
+
+    def _text(self, row: ParsedRow, field_name: str) -> str:
+        """The cell the row gave for a field, as typed ('' when it gave none)."""
+        column = self._column_of_field.get(field_name)
+        position = self.columns.index.get(column.name) if column is not None else None
+        if position is None or position >= len(row.cells):
+            return ""
+        return row.cells[position].strip()
 
     def _changes(self, before: dict[str, Any], instance: models.Model) -> dict[str, list[Any]]:
         changes = {}
@@ -477,6 +492,37 @@ class Importer:
             if old != new:
                 changes[attname] = [json_safe(old), json_safe(new)]
         return changes
+
+    def _field_defaults(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+        """Field defaults by attname: the plain ones, and the callables to run per row."""
+        plain: dict[str, Any] = {}
+        per_row: list[tuple[str, Any]] = []
+        for model_field in self._fields:
+            if not model_field.has_default():
+                plain[model_field.attname] = None if model_field.null else ""
+            elif callable(model_field.default):
+                per_row.append((model_field.attname, model_field.default))
+            else:
+                plain[model_field.attname] = model_field.default
+        return plain, per_row
+
+    def _instance(self, values: dict[str, Any]) -> models.Model:
+        """A model instance holding `values` over the field defaults.
+
+        Built the way the ORM builds rows it reads (Model.from_db skips __init__ too):
+        Model.__init__ costs more than the rest of a row's import put together.
+        """
+        plain, per_row = self._defaults
+        instance = self.model.__new__(self.model)
+        instance._state = ModelState()
+        state = instance.__dict__
+        state.update(plain)
+        for attname, default in per_row:
+            if attname not in values:
+                state[attname] = default()
+        for name, value in values.items():
+            state[self._attname_of.get(name, name)] = value
+        return instance
 
     # --- Writing ------------------------------------------------------------------------
 
@@ -498,7 +544,7 @@ class Importer:
         self.schema.before_insert(instances)
         records = []
         for instance in instances:
-            values = {f.attname: f.value_from_object(instance) for f in self._fields}
+            values = {attname: instance.__dict__[attname] for attname in self._insert_columns}
             if "updated_at" in values:
                 values["updated_at"] = now
             if self.is_provenance:
@@ -507,7 +553,7 @@ class Importer:
             records.append(values)
         if self.model is Bug:
             load.number_new_bugs(records)
-        columns = [f.attname for f in self._fields]
+        columns = self._insert_columns
         load.insert_rows(self.model, columns, [[values[c] for c in columns] for values in records])
 
     def _update(

@@ -8,6 +8,7 @@ imports back as it is.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from django.db.models.functions import Lower
 
 from ingestion.choices import ImportType
 from ingestion.imports.values import CellParser, parser_for
+from ingestion.load import rows_by_keys
 from tracking.github_urls import normalize_github_url, repository_full_name
 from tracking.models import Bug, EngineeringHours, Identity, Person, Project
 from tracking.models.bugs import reserve_bug_numbers
@@ -77,9 +79,8 @@ class ParsedRow:
     # What a schema finds out about the row in its batch queries (a bug's project).
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def reject(self, column: Column, reason: str, value: Any = None) -> None:
-        shown = self.extra.get(f"text:{column.field}", "") if value is None else value
-        self.errors.append((column.name, str(shown), reason))
+    def reject(self, column: Column, reason: str, value: Any) -> None:
+        self.errors.append((column.name, str(value), reason))
 
 
 class ImportSchema:
@@ -116,8 +117,8 @@ class ImportSchema:
     def check_batch(self, rows: Sequence[ParsedRow]) -> None:
         """Rules that need the database, checked for a batch at once (after references)."""
 
-    def new_instance(self, row: ParsedRow, values: dict[str, Any]) -> models.Model:
-        return self.model(**values)
+    def attach(self, instance: models.Model, row: ParsedRow) -> None:
+        """Give the instance related rows its clean() reads, known from the batch queries."""
 
     def before_insert(self, instances: Sequence[models.Model]) -> None:
         """Work the new rows need in their transaction before they are inserted."""
@@ -166,13 +167,11 @@ def resolve_projects(texts: Iterable[str]) -> dict[str, int | str]:
     by_name: dict[str, str] = {}
     found: dict[str, int | str] = {}
     for text in texts:
+        # Every cell is also tried as a name: a project may be called "infra/tools".
+        by_name[text.lower()] = text
         if _looks_like_url(text):
-            try:
+            with contextlib.suppress(ValidationError):
                 by_url[normalize_github_url(text)] = text
-            except ValidationError as error:
-                found[text] = error.messages[0]
-        else:
-            by_name[text.lower()] = text
     rows = Project.objects.annotate(lower_name=Lower("name")).filter(
         models.Q(github_url__in=list(by_url)) | models.Q(lower_name__in=list(by_name))
     )
@@ -181,7 +180,7 @@ def resolve_projects(texts: Iterable[str]) -> dict[str, int | str]:
             found[by_url[github_url]] = pk
         if lower_name in by_name:
             found[by_name[lower_name]] = pk
-    for text in [*by_url.values(), *by_name.values()]:
+    for text in by_name.values():
         found.setdefault(text, f"No project named or linked to {text!r}; import projects first.")
     return found
 
@@ -352,8 +351,11 @@ class BugSchema(ImportSchema):
                 wanted[row.values.get("source") or "csv"].add(row.values["external_id"])
         by_external_id: dict[tuple[str, str], int] = {}
         for source, external_ids in wanted.items():
-            stored = Bug.objects.filter(source=source, external_id__in=list(external_ids))
-            for external_id, pk in stored.values_list("external_id", "pk"):
+            # The load stage's lookup: served by the partial natural-key index.
+            stored = rows_by_keys(
+                Bug, {"source": source}, list(external_ids), ["external_id", "id"]
+            )
+            for external_id, pk in stored:
                 by_external_id[(source, external_id)] = pk
         for row in rows:
             row.existing_pk = by_number.get(row.values.get("number"))
@@ -423,9 +425,7 @@ class HoursSchema(ImportSchema):
     def find_existing(self, rows: Sequence[ParsedRow]) -> None:
         external_ids = [row.values["external_id"] for row in rows if row.values.get("external_id")]
         by_external_id = dict(
-            EngineeringHours.objects.filter(source="csv", external_id__in=external_ids).values_list(
-                "external_id", "pk"
-            )
+            rows_by_keys(EngineeringHours, {"source": "csv"}, external_ids, ["external_id", "id"])
         )
         keyless = [row for row in rows if not row.values.get("external_id")]
         by_entry: dict[tuple, int] = {}
@@ -453,12 +453,10 @@ class HoursSchema(ImportSchema):
             values.get("note", ""),
         )
 
-    def new_instance(self, row: ParsedRow, values: dict[str, Any]) -> models.Model:
-        instance = self.model(**values)
+    def attach(self, instance: models.Model, row: ParsedRow) -> None:
         if "bug" in row.extra:
             # The model's clean() reads the bug's project; it is known from the batch query.
             instance._state.fields_cache["bug"] = row.extra["bug"]
-        return instance
 
 
 # --- People -----------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def parse_boolean(text: str) -> bool:
 
 
 def parse_tags(text: str) -> list[str]:
-    return split_tags(text.replace(";", ","))
+    return split_tags(text)
 
 
 def parse_text(text: str) -> str:

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from tracking import audit
 from tracking.admin.base import AuditedAdmin
+from tracking.admin.imports import ImportExportMixin
 from tracking.choices import AuditAction, BugStatus
 from tracking.models import Bug, EngineeringHours, Person
 
@@ -79,7 +80,8 @@ class HoursInline(admin.TabularInline):
 
 
 @admin.register(Bug)
-class BugAdmin(AuditedAdmin):
+class BugAdmin(ImportExportMixin, AuditedAdmin):
+    import_type = "bugs"
     list_display = (
         "number",
         "title",
@@ -270,7 +272,8 @@ class BugAdmin(AuditedAdmin):
 
 
 @admin.register(EngineeringHours)
-class EngineeringHoursAdmin(AuditedAdmin):
+class EngineeringHoursAdmin(ImportExportMixin, AuditedAdmin):
+    import_type = "hours"
     list_display = ("date", "person", "hours", "bug", "project", "source", "note_preview")
     list_filter = ("source", "project", ("date", admin.DateFieldListFilter))
     search_fields = ("note", "person__name", "bug__number", "project__name")

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from tracking.admin.base import AuditedAdmin
+from tracking.admin.imports import ImportExportMixin
 from tracking.models import Identity, Person
 
 
@@ -21,7 +22,8 @@ class IdentityInline(admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(AuditedAdmin):
+class PersonAdmin(ImportExportMixin, AuditedAdmin):
+    import_type = "people"
     list_display = ("name", "email", "identity_count", "updated_at")
     search_fields = ("name", "email", "identities__username", "identities__email")
     date_hierarchy = "created_at"

@@ -3,11 +3,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from tracking.admin.base import AuditedAdmin
+from tracking.admin.imports import ImportExportMixin
 from tracking.models import Project
 
 
 @admin.register(Project)
-class ProjectAdmin(AuditedAdmin):
+class ProjectAdmin(ImportExportMixin, AuditedAdmin):
+    import_type = "projects"
     list_display = (
         "name",
         "status",
