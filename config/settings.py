@@ -206,8 +206,9 @@ INGEST_JOB_RETENTION_DAYS = env.int("INGEST_JOB_RETENTION_DAYS", default=7)
 INGEST_SYNC_LOCK_SECONDS = env.int("INGEST_SYNC_LOCK_SECONDS", default=600)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
-# Uploaded import files and their error reports. Served only through staff-only views,
-# never as public media; workers on other hosts need this path shared (or a storage backend).
+# Uploaded import files and their error reports. Served only through views that check the
+# user (the admin and /api/ingest/csv), never as public media,
+# and workers on other hosts need this path shared (or a storage backend).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 # Uploads and error reports older than this are deleted by the cleanup job (the history
 # rows stay).

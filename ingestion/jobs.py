@@ -884,8 +884,9 @@ def purge_broker_queues() -> None:
 
 
 def cleanup() -> dict[str, int]:
-    """Delete finished jobs past INGEST_JOB_RETENTION_DAYS, raw records and webhook
-    deliveries past theirs."""
+    """Delete finished jobs past INGEST_JOB_RETENTION_DAYS, raw records, webhook
+    deliveries and import files past theirs."""
+    from ingestion.imports.service import delete_expired_import_files
     from ingestion.webhooks import delete_expired_deliveries
 
     cutoff = timezone.now() - dt.timedelta(days=settings.INGEST_JOB_RETENTION_DAYS)
@@ -896,6 +897,7 @@ def cleanup() -> dict[str, int]:
         "jobs": deleted_jobs,
         "raw_records": delete_expired_raw_records(),
         "webhook_deliveries": delete_expired_deliveries(),
+        "import_files": delete_expired_import_files(),
     }
     log.info("cleanup done", extra={"event": "cleanup", **result})
     return result

@@ -37,7 +37,7 @@ from rest_framework.views import APIView
 from ingestion.api.views import JobCursorPagination, ReadAuthenticatedWriteStaff
 from ingestion.choices import ImportStatus, ImportType
 from ingestion.imports.engine import ImportRejected
-from ingestion.imports.reading import ImportFileError, _text_codec_name
+from ingestion.imports.reading import ImportFileError, text_codec_name
 from ingestion.imports.schemas import get_schema
 from ingestion.imports.service import UploadTooLarge, confirm_preview, start_import
 from ingestion.models import CsvImport
@@ -127,7 +127,7 @@ class ImportRequestSerializer(serializers.Serializer):
         encoding = encoding.strip()
         if encoding:
             try:
-                _text_codec_name(encoding)
+                text_codec_name(encoding)
             except ImportFileError as error:
                 raise serializers.ValidationError(str(error), code="unknown_encoding") from None
         return encoding

@@ -261,7 +261,11 @@ class Importer:
                     column,
                     position,
                     parsers.get(column.field),
-                    field_rules(model_field) if model_field is not None else None,
+                    # A parsed choice is one of the field's own values, which its
+                    # validators (the column length) always accept.
+                    field_rules(model_field)
+                    if model_field is not None and not model_field.choices
+                    else None,
                     self.columns.headers[position],
                 )
             )

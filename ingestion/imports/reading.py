@@ -98,7 +98,7 @@ def open_table(
 
     Reads from the start of the file whatever its current position, and leaves it open.
     """
-    fallback = _text_codec_name(encoding) if encoding else None
+    fallback = text_codec_name(encoding) if encoding else None
     file.seek(0)
     head = file.read(HEAD_SIZE)
     table_format = detect_format(file_name, head)
@@ -208,7 +208,7 @@ class _UndecodableByte(Exception):
         return f"the first bad byte is at offset {self.offset} (0x{self.value:02X})"
 
 
-def _text_codec_name(name: str) -> str:
+def text_codec_name(name: str) -> str:
     """The canonical name of a codec that decodes bytes to text, or ImportFileError."""
     try:
         codec = codecs.lookup(name)

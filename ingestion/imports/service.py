@@ -8,6 +8,7 @@ process and records the same history.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -318,3 +319,24 @@ def outcome_summary(csv_import: CsvImport) -> dict[str, Any]:
         "rejected": csv_import.rejected,
         "message": csv_import.message,
     }
+
+
+def delete_expired_import_files(now: dt.datetime | None = None) -> int:
+    """Delete uploads and error reports of imports finished more than
+    IMPORT_FILE_RETENTION_DAYS ago; the history rows stay, with their hashes and counts.
+    A file a newer import still uses (a preview's upload, confirmed later) is kept."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS)
+    expired = CsvImport.objects.filter(finished_at__lt=cutoff).exclude(file="", error_report="")
+    still_used = set(
+        CsvImport.objects.exclude(finished_at__lt=cutoff)
+        .exclude(file="")
+        .values_list("file", flat=True)
+    )
+    deleted = 0
+    for csv_import in expired.iterator():
+        for file_field in (csv_import.file, csv_import.error_report):
+            if file_field and file_field.name not in still_used:
+                file_field.storage.delete(file_field.name)
+                deleted += 1
+        CsvImport.objects.filter(pk=csv_import.pk).update(file="", error_report="")
+    return deleted
