@@ -8,7 +8,6 @@ writes. Export writes the change list as filtered, or the selected rows.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from pathlib import Path
@@ -40,6 +39,7 @@ from django.utils import timezone
 from ingestion.choices import ImportStatus
 from ingestion.imports.engine import ImportRejected
 from ingestion.imports.export import EXPORT_FORMATS, export_response
+from ingestion.imports.reading import ImportFileError, text_codec_name
 from ingestion.imports.schemas import ImportSchema, get_schema
 from ingestion.imports.service import (
     UploadTooLarge,
@@ -69,15 +69,13 @@ class ImportUploadForm(forms.Form):
     )
 
     def clean_encoding(self) -> str:
+        # The reading stage owns the rule for which codec names it accepts.
         name = self.cleaned_data["encoding"].strip()
-        if not name:
-            return ""
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            raise ValidationError(
-                f'Unknown encoding "{name}": name one such as cp1252, latin-1 or utf-16.'
-            ) from None
+        if name:
+            try:
+                text_codec_name(name)
+            except ImportFileError as error:
+                raise ValidationError(str(error)) from None
         return name
 
 
