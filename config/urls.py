@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("github/", include("sources.github.urls")),
     path("api/github/", include("sources.github.api_urls")),
+    path("api/", include("tracking.api.urls")),
     path("", include("ingestion.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

@@ -58,6 +58,17 @@ class Provenance(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs) -> None:
+        # An edit by hand (admin, manual API) is a change like an ingested one: the
+        # fetch API's `changed_since` extraction pages by this time and must see it.
+        # A new row keeps the time it was given (loaders set when it was seen).
+        if not self._state.adding:
+            self.last_seen_at = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "last_seen_at"}
+        super().save(*args, **kwargs)
+
     def content_fields(self) -> dict[str, Any]:
         """The row's content, by column name, as the signature sees it."""
         return {
@@ -68,6 +79,7 @@ class Provenance(models.Model):
 
     def sign(self) -> None:
         self.raw_signature = content_signature(self.content_fields())
+
 
 
 def natural_key_constraint(model_label: str, *, optional: bool = False) -> models.UniqueConstraint:

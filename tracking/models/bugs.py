@@ -182,6 +182,7 @@ class Bug(Provenance):
         indexes = [
             models.Index(fields=["updated_at", "id"], name="tracking_bug_updated"),
             models.Index(fields=["created_at", "id"], name="tracking_bug_created"),
+            models.Index(fields=["last_seen_at", "id"], name="tracking_bug_seen"),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +307,7 @@ class EngineeringHours(Provenance):
         ]
         indexes = [
             models.Index(fields=["updated_at", "id"], name="tracking_hours_updated"),
+            models.Index(fields=["last_seen_at", "id"], name="tracking_hours_seen"),
         ]
 
     def __str__(self) -> str:

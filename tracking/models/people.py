@@ -25,6 +25,7 @@ class Person(models.Model):
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "people"
+        indexes = [models.Index(fields=["updated_at", "id"], name="tracking_person_updated")]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -72,6 +73,7 @@ class Identity(Provenance):
         indexes = [
             models.Index(fields=["source", "username"], name="tracking_identity_username"),
             models.Index(Lower("email"), name="tracking_identity_email"),
+            models.Index(fields=["last_seen_at", "id"], name="tracking_identity_seen"),
         ]
 
     def __str__(self) -> str:

@@ -71,6 +71,7 @@ class Project(Provenance):
         ]
         indexes = [
             models.Index(fields=["updated_at", "id"], name="tracking_project_updated"),
+            models.Index(fields=["last_seen_at", "id"], name="tracking_project_seen"),
         ]
 
     def __str__(self) -> str:
