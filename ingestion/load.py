@@ -152,8 +152,13 @@ def insert_rows(
     prepared = _database_rows(model, columns, rows)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY is ~3x faster than a multi-row INSERT (ARCHITECTURE.md ceilings).
-            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+            # COPY is ~3x faster than a multi-row INSERT (ARCHITECTURE.md ceilings). It runs
+            # on psycopg's own cursor, so its errors are turned into Django's here, as
+            # Django's cursor does for every other statement (an IntegrityError is one).
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy,
+            ):
                 for row in prepared:
                     copy.write_row(row)
             return

@@ -352,6 +352,7 @@ class Importer:
         self._reject_repeated_keys(valid)
         valid = [row for row in valid if not row.errors]
         self.schema.find_existing(valid)
+        valid = [row for row in valid if not row.errors]
         stored = self._stored_rows([row.existing_pk for row in valid if row.existing_pk])
         creates: list[tuple[ParsedRow, models.Model]] = []
         updates: list[tuple[ParsedRow, models.Model, dict[str, list[Any]]]] = []
@@ -373,12 +374,8 @@ class Importer:
         if not self.dry_run and (creates or updates):
             try:
                 self._write(creates, updates)
-            except IntegrityError as error:
-                # Another row (stored, or written meanwhile) holds a unique value these
-                # rows need; the batch rolled back as a whole, so it is rejected whole.
-                for row in [row for row, *_rest in creates] + [row for row, *_rest in updates]:
-                    row.errors.append(("", "", f"Could not be written: {error}".strip()))
-                creates, updates = [], []
+            except IntegrityError:
+                creates, updates = self._write_one_by_one(creates, updates)
         self.outcome.created += len(creates)
         self.outcome.updated += len(updates)
         for row, _instance, changes in updates:
@@ -387,6 +384,31 @@ class Importer:
                     {"row": row.number, "id": row.existing_pk, "changes": changes}
                 )
         self._report_rejections(rows)
+
+    def _write_one_by_one(
+        self,
+        creates: list[tuple[ParsedRow, models.Model]],
+        updates: list[tuple[ParsedRow, models.Model, dict[str, list[Any]]]],
+    ) -> tuple[list, list]:
+        """After the database refused a batch (a unique value another row holds: a
+        rename onto a taken name, or a row written meanwhile by someone else), write
+        its rows one by one, so only the rows it refuses are rejected."""
+        written_creates, written_updates = [], []
+        for create in creates:
+            if self._write_or_reject(create[0], [create], []):
+                written_creates.append(create)
+        for update in updates:
+            if self._write_or_reject(update[0], [], [update]):
+                written_updates.append(update)
+        return written_creates, written_updates
+
+    def _write_or_reject(self, row: ParsedRow, creates: list, updates: list) -> bool:
+        try:
+            self._write(creates, updates)
+        except IntegrityError as error:
+            row.errors.append(("", "", f"The database refused the row: {error}".strip()))
+            return False
+        return True
 
     def _report_rejections(self, rows: list[ParsedRow]) -> None:
         for row in rows:

@@ -160,3 +160,24 @@ def test_people_are_matched_by_email_in_any_case(import_text):
 
     assert csv_import.updated == 1
     assert Person.objects.get().name == "Ada Lovelace"
+
+
+def test_a_row_the_database_refuses_is_rejected_and_the_rest_of_its_batch_lands(import_text):
+    import_text(
+        "projects",
+        "name,github_url\nAlpha,https://github.com/acme/alpha\nBeta,https://github.com/acme/beta\n",
+    )
+
+    # Alpha found by its URL and renamed onto Beta's name: only the database's
+    # case-insensitive unique name index can say no.
+    csv_import = import_text(
+        "projects",
+        "name,github_url\nbeta,https://github.com/acme/alpha\n"
+        "Gamma,https://github.com/acme/gamma\n",
+    )
+
+    assert (csv_import.created, csv_import.rejected) == (1, 1)
+    (error,) = csv_import.row_errors
+    assert error["row"] == 2
+    assert error["reason"].startswith("The database refused the row:")
+    assert sorted(Project.objects.values_list("name", flat=True)) == ["Alpha", "Beta", "Gamma"]
