@@ -634,10 +634,13 @@ class Importer:
                 # All or nothing: one bad row undoes every batch.
                 transaction.set_rollback(True)
                 self.outcome.rolled_back = True
-        if self.outcome.keyless_rows and not self.dry_run and self.outcome.created:
+        keyless = self.outcome.keyless_rows
+        if keyless and self.outcome.created:
+            # Said in the preview too: that is where a person can still add a key column.
+            rows, them = ("1 row has", "it") if keyless == 1 else (f"{keyless} rows have", "them")
             self.outcome.warnings.append(
-                f"{self.outcome.keyless_rows} rows have no key "
-                f"({self.schema.matching}): importing this file again creates them again."
+                f"{rows} no key (matched {self.schema.matching}): "
+                f"importing this file again creates {them} again."
             )
         self.outcome.bytes_read = self.table.bytes_read()
         return self.outcome

@@ -81,7 +81,6 @@ class Provenance(models.Model):
         self.raw_signature = content_signature(self.content_fields())
 
 
-
 def natural_key_constraint(model_label: str, *, optional: bool = False) -> models.UniqueConstraint:
     """The (source, external_id) uniqueness every ingested model declares.
 

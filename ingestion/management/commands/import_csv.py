@@ -180,9 +180,10 @@ def summary_lines(csv_import: CsvImport, seconds: float) -> list[str]:
             f"{rows:,} rows would be: {counts} ({seconds:.1f} s, {rate:,.0f} rows/s).",
         ]
     else:
+        done = "nothing was written" if csv_import.status == ImportStatus.FAILED else "done"
         lines = [
-            f"Imported {csv_import.get_import_type_display().lower()} from "
-            f"{csv_import.file_name} (import {csv_import.pk}).",
+            f"Import {csv_import.pk} of {csv_import.get_import_type_display().lower()} from "
+            f"{csv_import.file_name}: {done}.",
             f"{rows:,} rows: {counts} ({seconds:.1f} s, {rate:,.0f} rows/s).",
         ]
     if csv_import.status == ImportStatus.FAILED and csv_import.message:
