@@ -58,9 +58,7 @@ IGNORED_HEADERS = frozenset({"error", "errors"})
 # a leading quote (OWASP's CSV-injection advice) and the import takes the quote off.
 FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 # Bookkeeping that changes with every write; never compared, never listed as a change.
-_BOOKKEEPING = frozenset(
-    {"id", "raw_signature", "first_seen_at", "last_seen_at", "updated_at", "created_at_db"}
-)
+_BOOKKEEPING = frozenset({"id", "raw_signature", "first_seen_at", "last_seen_at", "updated_at"})
 
 
 class ImportRejected(Exception):
@@ -244,7 +242,7 @@ class Importer:
         self._column_of_field = {column.field: column for column in self.schema.columns}
         self._defaults = self._field_defaults()
         self._attname_of = {f.name: f.attname for f in self._fields}
-        self._insert_columns = [f.attname for f in self._fields]
+        self._column_attnames = [f.attname for f in self._fields]
 
     # --- Parsing ------------------------------------------------------------------------
 
@@ -345,14 +343,15 @@ class Importer:
     def process(self, raw_rows: list[tuple[int, list[str]]]) -> None:
         rows = [self.parse(number, cells) for number, cells in raw_rows]
         valid = [row for row in rows if not row.errors]
-        self._resolve_references(valid)
-        valid = [row for row in valid if not row.errors]
-        self.schema.check_batch(valid)
-        valid = [row for row in valid if not row.errors]
-        self._reject_repeated_keys(valid)
-        valid = [row for row in valid if not row.errors]
-        self.schema.find_existing(valid)
-        valid = [row for row in valid if not row.errors]
+        # Each stage sees only the rows no earlier stage rejected.
+        for stage in (
+            self._resolve_references,
+            self.schema.check_batch,
+            self._reject_repeated_keys,
+            self.schema.find_existing,
+        ):
+            stage(valid)
+            valid = [row for row in valid if not row.errors]
         stored = self._stored_rows([row.existing_pk for row in valid if row.existing_pk])
         creates: list[tuple[ParsedRow, models.Model]] = []
         updates: list[tuple[ParsedRow, models.Model, dict[str, list[Any]]]] = []
@@ -426,11 +425,8 @@ class Importer:
     def _stored_rows(self, pks: list[int]) -> dict[int, dict[str, Any]]:
         if not pks:
             return {}
-        attnames = [f.attname for f in self._fields]
-        return {
-            values["pk"]: values
-            for values in self.model._default_manager.filter(pk__in=pks).values("pk", *attnames)
-        }
+        stored = self.model._default_manager.filter(pk__in=pks).values("pk", *self._column_attnames)
+        return {values["pk"]: values for values in stored}
 
     def _field_values(self, row: ParsedRow) -> dict[str, Any]:
         """The row's values that are model fields (by attname), empty cells as emptiness."""
@@ -463,10 +459,8 @@ class Importer:
 
     def _new_values(self, row: ParsedRow) -> dict[str, Any]:
         values = self._field_values(row)
-        if self.is_provenance:
-            values.setdefault("source", "csv")
-            if not values.get("source"):
-                values["source"] = "csv"
+        if self.is_provenance and not values.get("source"):
+            values["source"] = "csv"
         return values
 
     def _merged_values(self, row: ParsedRow, before: dict[str, Any]) -> dict[str, Any]:
@@ -570,7 +564,7 @@ class Importer:
         self.schema.before_insert(instances)
         records = []
         for instance in instances:
-            values = {attname: instance.__dict__[attname] for attname in self._insert_columns}
+            values = self._row_values(instance)
             if "updated_at" in values:
                 values["updated_at"] = now
             if self.is_provenance:
@@ -579,8 +573,12 @@ class Importer:
             records.append(values)
         if self.model is Bug:
             load.number_new_bugs(records)
-        columns = self._insert_columns
+        columns = self._column_attnames
         load.insert_rows(self.model, columns, [[values[c] for c in columns] for values in records])
+
+    def _row_values(self, instance: models.Model) -> dict[str, Any]:
+        """Every column of the instance but its id, by attname (its state, as _instance set it)."""
+        return {attname: instance.__dict__[attname] for attname in self._column_attnames}
 
     def _update(
         self,
@@ -596,11 +594,9 @@ class Importer:
                 extra["updated_at"] = now
             if self.is_provenance:
                 extra["last_seen_at"] = now
-                extra["raw_signature"] = content_signature(
-                    {f.attname: f.value_from_object(instance) for f in self._fields}
-                )
+                extra["raw_signature"] = content_signature(self._row_values(instance))
             key = (*columns, *extra)
-            values = [getattr(instance, column) for column in columns] + list(extra.values())
+            values = [instance.__dict__[column] for column in columns] + list(extra.values())
             by_columns.setdefault(key, []).append([*values, row.existing_pk])
             audit.append(
                 AuditLog(
@@ -637,9 +633,11 @@ class Importer:
         keyless = self.outcome.keyless_rows
         if keyless and self.outcome.created:
             # Said in the preview too: that is where a person can still add a key column.
-            rows, them = ("1 row has", "it") if keyless == 1 else (f"{keyless} rows have", "them")
+            subject, them = (
+                ("1 row has", "it") if keyless == 1 else (f"{keyless} rows have", "them")
+            )
             self.outcome.warnings.append(
-                f"{rows} no key (matched {self.schema.matching}): "
+                f"{subject} no key (matched {self.schema.matching}): "
                 f"importing this file again creates {them} again."
             )
         self.outcome.bytes_read = self.table.bytes_read()

@@ -59,10 +59,6 @@ class Column:
         return [header_key(self.name), *(header_key(alias) for alias in self.aliases)]
 
 
-# Names a row of another model: the cell text, and the id it was found to be.
-References = dict[str, dict[str, int]]
-
-
 @dataclass
 class ParsedRow:
     """One data row on its way through the engine."""
@@ -160,6 +156,26 @@ def _looks_like_url(text: str) -> bool:
     return "/" in text
 
 
+def stored_projects(urls: Iterable[str], lower_names: Iterable[str]) -> list[tuple[int, str, str]]:
+    """(pk, github_url, lower-case name) of the projects with one of the normalized
+    URLs or one of the names (in any case): one query."""
+    rows = Project.objects.annotate(lower_name=Lower("name")).filter(
+        models.Q(github_url__in=list(urls)) | models.Q(lower_name__in=list(lower_names))
+    )
+    return list(rows.values_list("pk", "github_url", "lower_name"))
+
+
+def people_by_name(lower_names: Iterable[str], **filters: Any) -> dict[str, list[int]]:
+    """{lower-case name: [pk, ...]} of the people with one of the names, in any case."""
+    named: dict[str, list[int]] = defaultdict(list)
+    rows = Person.objects.annotate(lower_name=Lower("name")).filter(
+        lower_name__in=list(lower_names), **filters
+    )
+    for pk, lower_name in rows.values_list("pk", "lower_name"):
+        named[lower_name].append(pk)
+    return named
+
+
 def resolve_projects(texts: Iterable[str]) -> dict[str, int | str]:
     """Project cell → id, by GitHub URL (any form) or by name in any case.
     A text nobody matches maps to the reason."""
@@ -172,10 +188,7 @@ def resolve_projects(texts: Iterable[str]) -> dict[str, int | str]:
         if _looks_like_url(text):
             with contextlib.suppress(ValidationError):
                 by_url[normalize_github_url(text)] = text
-    rows = Project.objects.annotate(lower_name=Lower("name")).filter(
-        models.Q(github_url__in=list(by_url)) | models.Q(lower_name__in=list(by_name))
-    )
-    for pk, github_url, lower_name in rows.values_list("pk", "github_url", "lower_name"):
+    for pk, github_url, lower_name in stored_projects(by_url, by_name):
         if github_url in by_url:
             found[by_url[github_url]] = pk
         if lower_name in by_name:
@@ -192,11 +205,7 @@ def resolve_people(texts: Iterable[str]) -> dict[str, int | str]:
     found: dict[str, int | str] = {}
     for pk, email in Person.objects.filter(email__in=list(by_email)).values_list("pk", "email"):
         found[by_email[email]] = pk
-    named: dict[str, list[int]] = defaultdict(list)
-    rows = Person.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=list(by_name))
-    for pk, lower_name in rows.values_list("pk", "lower_name"):
-        named[lower_name].append(pk)
-    for lower_name, pks in named.items():
+    for lower_name, pks in people_by_name(by_name).items():
         text = by_name[lower_name]
         found[text] = (
             pks[0]
@@ -259,10 +268,7 @@ class ProjectSchema(ImportSchema):
         names = {row.values["name"].lower() for row in rows}
         by_url: dict[str, int] = {}
         by_name: dict[str, tuple[int, str]] = {}
-        stored = Project.objects.annotate(lower_name=Lower("name")).filter(
-            models.Q(github_url__in=list(urls)) | models.Q(lower_name__in=list(names))
-        )
-        for pk, github_url, lower_name in stored.values_list("pk", "github_url", "lower_name"):
+        for pk, github_url, lower_name in stored_projects(urls, names):
             if github_url:
                 by_url[github_url] = pk
             by_name[lower_name] = (pk, github_url)
@@ -291,6 +297,15 @@ class ProjectSchema(ImportSchema):
 BUG_NUMBER = re.compile(r"^BUG-(\d{6})-(\d{4,})$")
 
 
+def check_bug_number(text: str) -> str:
+    number = text.strip().upper()
+    if not BUG_NUMBER.match(number):
+        raise ValidationError(
+            f"{text!r} is not a bug number (BUG-YYYYMM-NNNN).", code="invalid_bug_number"
+        )
+    return number
+
+
 class BugSchema(ImportSchema):
     import_type = ImportType.BUGS
     model = Bug
@@ -301,7 +316,7 @@ class BugSchema(ImportSchema):
             "number",
             ("bug number", "bug", "bug no", "bug #"),
             key_only=True,
-            parse=lambda text: check_bug_number(text),
+            parse=check_bug_number,
         ),
         Column("title", "title", ("summary", "name", "subject"), required=True),
         Column("description", "description", ("details", "body")),
@@ -370,15 +385,6 @@ class BugSchema(ImportSchema):
         # Numbers a file brings (from the tracker it came from) are kept; the month's
         # counter moves past them so the next numbered bug does not take one again.
         reserve_bug_numbers([bug.number for bug in instances if bug.number])
-
-
-def check_bug_number(text: str) -> str:
-    number = text.strip().upper()
-    if not BUG_NUMBER.match(number):
-        raise ValidationError(
-            f"{text!r} is not a bug number (BUG-YYYYMM-NNNN).", code="invalid_bug_number"
-        )
-    return number
 
 
 # --- Engineering hours ------------------------------------------------------------------
@@ -461,7 +467,19 @@ class HoursSchema(ImportSchema):
 
 # --- People -----------------------------------------------------------------------------
 
-ACCOUNT_COLUMNS = {"github": "github", "jira": "jira", "slack": "slack"}
+# Sources whose accounts a people row may name, each in a column of its own.
+ACCOUNT_COLUMNS = ("github", "jira", "slack")
+
+
+def account_column(source: str, aliases: tuple[str, ...], what: str) -> Column:
+    return Column(
+        source,
+        source,
+        aliases,
+        key_only=True,
+        parse=str.strip,
+        description=f"A {what} already synced; linked to this person.",
+    )
 
 
 class PeopleSchema(ImportSchema):
@@ -471,29 +489,17 @@ class PeopleSchema(ImportSchema):
     columns = (
         Column("name", "name", ("full name", "display name", "person"), required=True),
         Column("email", "email", ("e-mail", "mail", "email address")),
-        Column(
-            "github",
-            "github",
-            ("github login", "github user", "github username"),
-            key_only=True,
-            parse=str.strip,
-            description="A GitHub login already synced; linked to this person.",
-        ),
-        Column(
-            "jira",
-            "jira",
-            ("jira user", "jira account", "jira username"),
-            key_only=True,
-            parse=str.strip,
-            description="A Jira account (name or email) already synced; linked to this person.",
-        ),
-        Column(
-            "slack",
-            "slack",
-            ("slack user", "slack handle", "slack username"),
-            key_only=True,
-            parse=str.strip,
-            description="A Slack user name already synced; linked to this person.",
+        *(
+            account_column(source, aliases, what)
+            for source, aliases, what in (
+                ("github", ("github login", "github user", "github username"), "GitHub login"),
+                (
+                    "jira",
+                    ("jira user", "jira account", "jira username"),
+                    "Jira account (name or email)",
+                ),
+                ("slack", ("slack user", "slack handle", "slack username"), "Slack user name"),
+            )
         ),
     )
 
@@ -505,12 +511,9 @@ class PeopleSchema(ImportSchema):
         emails = {row.values["email"] for row in rows if row.values.get("email")}
         by_email = dict(Person.objects.filter(email__in=list(emails)).values_list("email", "pk"))
         names = {row.values["name"].lower() for row in rows if not row.values.get("email")}
-        by_name: dict[str, list[int]] = defaultdict(list)
-        named = Person.objects.annotate(lower_name=Lower("name")).filter(
-            lower_name__in=list(names), email=""
-        )
-        for pk, lower_name in named.values_list("pk", "lower_name"):
-            by_name[lower_name].append(pk)
+        # A row without email matches only a person without one: one with an email is
+        # somebody else who may share the name.
+        by_name = people_by_name(names, email="")
         for row in rows:
             email = row.values.get("email")
             if email:
@@ -558,16 +561,12 @@ class PeopleSchema(ImportSchema):
             return
         # The people just inserted have ids now (COPY gives none back): find them again.
         self.find_existing(linking)
-        links: dict[int, int] = {}
+        by_person: dict[int, list[int]] = defaultdict(list)
         for row in linking:
-            person_pk = row.existing_pk
             for source in ACCOUNT_COLUMNS:
                 identity_pk = row.extra.get(f"{source}_identity")
-                if identity_pk and person_pk:
-                    links[identity_pk] = person_pk
-        by_person: dict[int, list[int]] = defaultdict(list)
-        for identity_pk, person_pk in links.items():
-            by_person[person_pk].append(identity_pk)
+                if identity_pk and row.existing_pk:
+                    by_person[row.existing_pk].append(identity_pk)
         for person_pk, identity_pks in by_person.items():
             Identity.objects.filter(pk__in=identity_pks).exclude(person_id=person_pk).update(
                 person_id=person_pk

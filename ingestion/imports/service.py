@@ -83,6 +83,12 @@ def _actor(user: AbstractBaseUser | None) -> str:
     return user.get_username() if user is not None and user.is_authenticated else ""
 
 
+def _started_by(user: AbstractBaseUser | None) -> dict[str, Any]:
+    """Who an import is recorded as started by: the user (when signed in) and their name."""
+    signed_in = user is not None and user.is_authenticated
+    return {"user": user if signed_in else None, "created_by": _actor(user)}
+
+
 def start_import(
     file: File,
     *,
@@ -106,8 +112,7 @@ def start_import(
         encoding=encoding,
         dry_run=dry_run,
         atomic=atomic,
-        user=user if user is not None and user.is_authenticated else None,
-        created_by=_actor(user),
+        **_started_by(user),
     )
     csv_import.file.save(Path(file_name).name, file, save=False)
     return _queue(csv_import, user)
@@ -129,8 +134,7 @@ def confirm_preview(
         encoding=preview.encoding,
         dry_run=False,
         atomic=preview.atomic if atomic is None else atomic,
-        user=user if user is not None and user.is_authenticated else None,
-        created_by=_actor(user),
+        **_started_by(user),
         preview_of=preview,
     )
     return _queue(csv_import, user)
@@ -333,10 +337,12 @@ def delete_expired_import_files(now: dt.datetime | None = None) -> int:
         .values_list("file", flat=True)
     )
     deleted = 0
+    emptied = []
     for csv_import in expired.iterator():
         for file_field in (csv_import.file, csv_import.error_report):
             if file_field and file_field.name not in still_used:
                 file_field.storage.delete(file_field.name)
                 deleted += 1
-        CsvImport.objects.filter(pk=csv_import.pk).update(file="", error_report="")
+        emptied.append(csv_import.pk)
+    CsvImport.objects.filter(pk__in=emptied).update(file="", error_report="")
     return deleted
