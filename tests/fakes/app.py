@@ -262,3 +262,17 @@ class FakeApp:
         if path_matched:
             return Response.json({"message": "Method Not Allowed"}, status=405)
         return Response.json({"message": "Not Found"}, status=404)
+
+
+class LiveCredentialsApp(FakeApp):
+    """A FakeApp whose accepted credentials live on its fake (`fake.accepts`) and change
+    at run time (a test revokes a token); subclasses check a request's credential their
+    upstream's way in `is_authorized`."""
+
+    def __init__(self, name: str, fake: Any) -> None:
+        super().__init__(name)
+        self.fake = fake
+
+    @property
+    def requires_auth(self) -> bool:
+        return True

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.app import FakeApp, HTTPError, Request, Response, credentials_in
+from tests.fakes.app import HTTPError, LiveCredentialsApp, Request, Response, credentials_in
 from tests.fakes.github.data import API
 from tests.fakes.github.fake import not_found
 from tests.fakes.pagination import numbered_page
@@ -27,16 +27,11 @@ Handler = Callable[[Request], Response]
 DOCS = "https://docs.github.com/rest"
 
 
-class GitHubApp(FakeApp):
+class GitHubApp(LiveCredentialsApp):
     """A FakeApp whose accepted tokens change at run time and whose 401 is GitHub's."""
 
     def __init__(self, fake: FakeGitHub) -> None:
-        super().__init__("github")
-        self.fake = fake
-
-    @property
-    def requires_auth(self) -> bool:
-        return True
+        super().__init__("github", fake)
 
     def is_authorized(self, request: Request) -> bool:
         scheme, credential = credentials_in(request)

@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.app import FakeApp, HTTPError, Request, Response, credentials_in
+from tests.fakes.app import HTTPError, LiveCredentialsApp, Request, Response, credentials_in
 from tests.fakes.jira.data import (
     CLOUD,
     SITE,
@@ -49,16 +49,11 @@ def jira_error(status: int, message: str) -> HTTPError:
     return HTTPError(status, message, payload={"errorMessages": [message], "errors": {}})
 
 
-class JiraApp(FakeApp):
+class JiraApp(LiveCredentialsApp):
     """A FakeApp whose credentials are the fake's, with Jira's 401."""
 
     def __init__(self, fake: FakeJira) -> None:
-        super().__init__("jira")
-        self.fake = fake
-
-    @property
-    def requires_auth(self) -> bool:
-        return True
+        super().__init__("jira", fake)
 
     def is_authorized(self, request: Request) -> bool:
         scheme, credential = credentials_in(request)
@@ -118,7 +113,7 @@ def _decode_token(jql: str, token: str) -> tuple[int, ...]:
         raise jql_error("The provided nextPageToken is invalid or expired.") from None
 
 
-def build_app(fake: FakeJira) -> FakeApp:
+def build_app(fake: FakeJira) -> JiraApp:
     app = JiraApp(fake)
     cloud = fake.deployment == CLOUD
     versions = {"2", "3", "latest"} if cloud else {"2", "latest"}

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.app import FakeApp, HTTPError, Request, Response, credentials_in
+from tests.fakes.app import HTTPError, LiveCredentialsApp, Request, Response, credentials_in
 from tests.fakes.pagination import cursor_page
 from tests.fakes.slack.data import (
     BOT_ID,
@@ -96,16 +96,11 @@ def _decode_ts_cursor(cursor: str) -> str:
     return f"{digits[:-6]}.{digits[-6:]}"
 
 
-class SlackApp(FakeApp):
+class SlackApp(LiveCredentialsApp):
     """A FakeApp whose tokens change at run time and whose auth errors are Slack's."""
 
     def __init__(self, fake: FakeSlack) -> None:
-        super().__init__("slack")
-        self.fake = fake
-
-    @property
-    def requires_auth(self) -> bool:
-        return True
+        super().__init__("slack", fake)
 
     def is_authorized(self, request: Request) -> bool:
         scheme, credential = credentials_in(request)
