@@ -12,7 +12,7 @@ from tests.tracking.factories import make_bug
 pytestmark = pytest.mark.django_db
 
 
-def test_saving_an_edit_moves_last_seen_at(staff_client):
+def test_saving_an_edit_moves_last_seen_at():
     bug = make_bug(last_seen_at=timezone.now() - dt.timedelta(days=30))
     before = timezone.now()
 

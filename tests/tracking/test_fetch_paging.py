@@ -55,19 +55,26 @@ def in_time_order(commits: list[Commit]) -> list[int]:
     return [commit.pk for commit in sorted(commits, key=lambda c: (c.committed_at, c.pk))]
 
 
-def read_all_pages(client, entity: str = "commits", between_pages=None, **params) -> list[dict]:
-    """Every page of a listing; `between_pages(last_item)` runs after each page but the last."""
-    items, cursor = [], None
+def read_pages(
+    client, source: str = "all", entity: str = "commits", between_pages=None, **params
+) -> list[list[dict]]:
+    """The items of every page of a listing, page by page, following next_cursor;
+    `between_pages(last_item)` runs after each page but the last."""
+    pages, cursor = [], None
     while True:
-        response = fetch(client, "all", entity, **params, **({"cursor": cursor} if cursor else {}))
+        response = fetch(client, source, entity, **params, **({"cursor": cursor} if cursor else {}))
         assert response.status_code == 200, response.json()
         body = response.json()
-        items.extend(body["data"])
+        pages.append(body["data"])
         cursor = body["next_cursor"]
         if cursor is None:
-            return items
+            return pages
         if between_pages:
             between_pages(body["data"][-1])
+
+
+def ids_of(pages: list[list[dict]]) -> list[int]:
+    return [item["id"] for page in pages for item in page]
 
 
 def test_250_rows_in_pages_of_100_come_each_once_in_time_then_id_order(staff_client):
@@ -75,21 +82,11 @@ def test_250_rows_in_pages_of_100_come_each_once_in_time_then_id_order(staff_cli
     commits = add_commits(
         make_repository(), [T0 + dt.timedelta(minutes=i // 3) for i in range(250)]
     )
-    page_sizes = []
 
-    items, cursor = [], None
-    while True:
-        body = fetch(
-            staff_client, "all", "commits", limit=100, **({"cursor": cursor} if cursor else {})
-        ).json()
-        page_sizes.append(len(body["data"]))
-        items.extend(body["data"])
-        cursor = body["next_cursor"]
-        if cursor is None:
-            break
+    pages = read_pages(staff_client, limit=100)
 
-    assert page_sizes == [100, 100, 50]
-    assert [item["id"] for item in items] == in_time_order(commits)
+    assert [len(page) for page in pages] == [100, 100, 50]
+    assert ids_of(pages) == in_time_order(commits)
 
 
 def test_a_listing_of_exactly_one_page_has_no_next_cursor(staff_client):
@@ -130,9 +127,10 @@ def test_rows_inserted_between_pages_never_make_an_original_row_skipped_or_repea
         ]
         inserted.extend(add_commits(repository, times, prefix=f"new{len(inserted)}-"))
 
-    items = read_all_pages(staff_client, limit=100, between_pages=ingest_meanwhile)
+    pages = read_pages(staff_client, limit=100, between_pages=ingest_meanwhile)
 
-    ids = [item["id"] for item in items]
+    items = [item for page in pages for item in page]
+    ids = ids_of(pages)
     assert len(ids) == len(set(ids)), "no row is repeated"
     assert [i for i in ids if i in original_ids] == in_time_order(originals)
     assert len(inserted) == 8
@@ -162,6 +160,20 @@ def test_sprints_not_started_are_left_out_of_time_order_and_listed_by_changed_si
 
     assert [item["id"] for item in by_start] == [started.pk]
     assert {item["id"] for item in by_change} == {started.pk, future.pk}
+
+
+def test_pages_by_change_time_hand_on_to_each_other(staff_client):
+    repository = make_repository()
+    commits = [
+        make_commit(repository=repository, last_seen_at=T0 + (5 - n) * dt.timedelta(hours=1))
+        for n in range(5)
+    ]
+
+    pages = read_pages(
+        staff_client, "github", "commits", changed_since="2024-01-01T00:00:00Z", limit=2
+    )
+
+    assert ids_of(pages) == [commit.pk for commit in reversed(commits)]
 
 
 # --- cost: no OFFSET, no COUNT, a row comparison, and a constant number of queries ---------

@@ -23,7 +23,7 @@ it; a test checks each list stays inside the field's choices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import django_filters as filters
 from django.db import models
@@ -31,21 +31,7 @@ from rest_framework import serializers
 
 from tracking.api import filters as fetch_filters
 from tracking.api import serializers as fetch_serializers
-from tracking.models import (
-    AuditLog,
-    Bug,
-    Build,
-    ChatMessage,
-    Commit,
-    EngineeringHours,
-    Identity,
-    Issue,
-    Person,
-    Project,
-    PullRequest,
-    Repository,
-    Sprint,
-)
+from tracking.models import Sprint
 
 ALL_SOURCES = "all"
 
@@ -56,14 +42,19 @@ PAGING_PARAMETERS = ("since", "until", "changed_since", "limit", "cursor")
 @dataclass(frozen=True)
 class FetchEntity:
     name: str
-    model: type[models.Model]
+    serializer: type[serializers.ModelSerializer]
     sources: tuple[str, ...]
     time_field: str
-    change_field: str
-    serializer: type[serializers.ModelSerializer]
+    # Every row with provenance has it; people and audit entries name theirs.
+    change_field: str = "last_seen_at"
     filterset: type[filters.FilterSet] = fetch_filters.NoFilters
     select_related: tuple[str, ...] = ()
-    prefetch_related: tuple[str | models.Prefetch, ...] = field(default=())
+    prefetch_related: tuple[str | models.Prefetch, ...] = ()
+
+    @property
+    def model(self) -> type[models.Model]:
+        """The serializer's model: the one place that names it."""
+        return self.serializer.Meta.model
 
     @property
     def valid_sources(self) -> tuple[str, ...]:
@@ -94,16 +85,13 @@ ENTITIES: dict[str, FetchEntity] = {
     for entity in (
         FetchEntity(
             name="users",
-            model=Identity,
             sources=("github", "jira", "slack", "manual"),
             time_field="last_seen_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.IdentitySerializer,
             filterset=fetch_filters.IdentityFilters,
         ),
         FetchEntity(
             name="people",
-            model=Person,
             sources=(),
             time_field="updated_at",
             change_field="updated_at",
@@ -111,46 +99,36 @@ ENTITIES: dict[str, FetchEntity] = {
         ),
         FetchEntity(
             name="projects",
-            model=Project,
             sources=("manual", "csv"),
             time_field="updated_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.ProjectSerializer,
             filterset=fetch_filters.ProjectFilters,
         ),
         FetchEntity(
             name="repositories",
-            model=Repository,
             sources=("github",),
             time_field="last_seen_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.RepositorySerializer,
             filterset=fetch_filters.RepositoryFilters,
         ),
         FetchEntity(
             name="commits",
-            model=Commit,
             sources=("github",),
             time_field="committed_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.CommitSerializer,
             filterset=fetch_filters.CommitFilters,
         ),
         FetchEntity(
             name="pull_requests",
-            model=PullRequest,
             sources=("github",),
             time_field="updated_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.PullRequestSerializer,
             filterset=fetch_filters.PullRequestFilters,
         ),
         FetchEntity(
             name="issues",
-            model=Issue,
             sources=("github", "jira"),
             time_field="updated_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.IssueSerializer,
             filterset=fetch_filters.IssueFilters,
             # Only the sprint ids are shown: one query for the whole page.
@@ -158,52 +136,41 @@ ENTITIES: dict[str, FetchEntity] = {
         ),
         FetchEntity(
             name="bugs",
-            model=Bug,
             sources=("manual", "csv", "github", "jira"),
             time_field="updated_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.BugSerializer,
             filterset=fetch_filters.BugFilters,
         ),
         FetchEntity(
             name="sprints",
-            model=Sprint,
             sources=("jira",),
             time_field="start_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.SprintSerializer,
             filterset=fetch_filters.SprintFilters,
         ),
         FetchEntity(
             name="builds",
-            model=Build,
             sources=("github_actions",),
             time_field="created_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.BuildSerializer,
             filterset=fetch_filters.BuildFilters,
         ),
         FetchEntity(
             name="messages",
-            model=ChatMessage,
             sources=("slack",),
             time_field="posted_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.ChatMessageSerializer,
             filterset=fetch_filters.ChatMessageFilters,
         ),
         FetchEntity(
             name="hours",
-            model=EngineeringHours,
             sources=("manual", "csv"),
             time_field="updated_at",
-            change_field="last_seen_at",
             serializer=fetch_serializers.EngineeringHoursSerializer,
             filterset=fetch_filters.EngineeringHoursFilters,
         ),
         FetchEntity(
             name="audit",
-            model=AuditLog,
             sources=(),
             time_field="created_at",
             change_field="created_at",
