@@ -6,12 +6,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from ingestion.admin.sync import ReadOnlyAdmin
 from ingestion.models import CsvImport
 from tracking.admin.imports import import_page_url
 
 
 @admin.register(CsvImport)
-class CsvImportAdmin(admin.ModelAdmin):
+class CsvImportAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -62,13 +63,8 @@ class CsvImportAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    # Written by the import service only: the admin looks, never edits.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: CsvImport | None = None) -> bool:
-        return False
-
+    # Written by the import service only (ReadOnlyAdmin): the admin looks, never edits,
+    # and never deletes a row of the history.
     def has_delete_permission(self, request: HttpRequest, obj: CsvImport | None = None) -> bool:
         return False
 

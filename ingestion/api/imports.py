@@ -14,8 +14,6 @@ signed-in user.
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import django_filters
@@ -37,11 +35,13 @@ from rest_framework.views import APIView
 from ingestion.api.views import JobCursorPagination, ReadAuthenticatedWriteStaff
 from ingestion.choices import ImportStatus, ImportType
 from ingestion.imports.engine import ImportRejected
+from ingestion.imports.export import error_report_response
 from ingestion.imports.reading import ImportFileError, text_codec_name
 from ingestion.imports.schemas import get_schema
 from ingestion.imports.service import UploadTooLarge, confirm_preview, start_import
 from ingestion.models import CsvImport
 from ingestion.redaction import redact
+from tracking.api.serializers import UtcDateTimeField
 
 # Room for the multipart envelope (boundaries, part headers, the small form fields)
 # around a file of exactly IMPORT_MAX_BYTES; the file itself is measured again,
@@ -136,27 +136,8 @@ class ImportRequestSerializer(serializers.Serializer):
         preview = CsvImport.objects.filter(pk=pk).first()
         if preview is None:
             raise serializers.ValidationError(f"No import {pk}.", code="not_found")
-        if not preview.dry_run:
-            raise serializers.ValidationError(
-                f"Import {pk} is not a preview (dry run): it has been imported already.",
-                code="not_a_preview",
-            )
-        if not preview.is_finished:
-            raise serializers.ValidationError(
-                f"The preview {pk} is {preview.status}: confirm it once its progress shows "
-                "it finished.",
-                code="preview_not_finished",
-            )
-        if preview.status == ImportStatus.FAILED:
-            raise serializers.ValidationError(
-                f"The preview {pk} failed ({preview.message}): fix the file and upload it again.",
-                code="preview_failed",
-            )
-        if not preview.file:
-            raise serializers.ValidationError(
-                f"The file of preview {pk} is no longer kept: upload it again.",
-                code="preview_file_gone",
-            )
+        # Whether it can be confirmed is the service's rule (confirm_preview says why not),
+        # which needs the `atomic` this request may set too.
         return preview
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -193,13 +174,6 @@ class ImportRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class UtcDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in UTC ("…Z") whatever TIME_ZONE says."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(default_timezone=dt.UTC, read_only=True, **kwargs)
-
-
 class ImportSummarySerializer(serializers.ModelSerializer):
     """One import as the history lists it."""
 
@@ -208,7 +182,8 @@ class ImportSummarySerializer(serializers.ModelSerializer):
     message = serializers.SerializerMethodField()
     progress_url = serializers.SerializerMethodField()
     error_report_url = serializers.SerializerMethodField()
-    created_at = UtcDateTimeField()
+    # ISO 8601 in UTC ("…Z"), as the fetch API writes times.
+    created_at = UtcDateTimeField(read_only=True)
 
     class Meta:
         model = CsvImport
@@ -232,12 +207,7 @@ class ImportSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_counts(self, csv_import: CsvImport) -> dict[str, int]:
-        return {
-            "created": csv_import.created,
-            "updated": csv_import.updated,
-            "unchanged": csv_import.unchanged,
-            "rejected": csv_import.rejected,
-        }
+        return csv_import.counts
 
     # The message of a failed file may quote its content; a response is the last
     # place a pasted token could still leak.
@@ -261,8 +231,8 @@ class ImportProgressSerializer(ImportSummarySerializer):
 
     percent = serializers.IntegerField(source="percent_done", read_only=True)
     job = serializers.SerializerMethodField()
-    started_at = UtcDateTimeField()
-    finished_at = UtcDateTimeField()
+    started_at = UtcDateTimeField(read_only=True)
+    finished_at = UtcDateTimeField(read_only=True)
 
     class Meta(ImportSummarySerializer.Meta):
         fields = [
@@ -405,17 +375,14 @@ class ImportHistoryFilter(django_filters.FilterSet):
         fields = ["type", "status", "dry_run"]
 
 
-class ImportCursorPagination(JobCursorPagination):
-    """Newest first by (created_at, id), the order of the ingestion_import_created index."""
-
-
 class ImportHistoryView(generics.ListAPIView):
     """GET /api/ingest/csv/history: every import, newest first, a cursor page at a time."""
 
     queryset = CsvImport.objects.all()
     serializer_class = ImportSummarySerializer
     filterset_class = ImportHistoryFilter
-    pagination_class = ImportCursorPagination
+    # Newest first by (created_at, id): the order of the ingestion_import_created index.
+    pagination_class = JobCursorPagination
     permission_classes = [ReadAuthenticatedWriteStaff]
 
 
@@ -448,15 +415,9 @@ class ImportErrorReportView(APIView):
             why = "no row was rejected" if csv_import.is_finished else "it has not finished"
             raise NotFound(f"Import {pk} has no error report: {why}.")
         try:
-            report = csv_import.error_report.open("rb")
+            return error_report_response(csv_import)
         except FileNotFoundError:
             raise NotFound(
                 f"The error report of import {pk} is no longer kept "
                 f"(IMPORT_FILE_RETENTION_DAYS = {settings.IMPORT_FILE_RETENTION_DAYS})."
             ) from None
-        return FileResponse(
-            report,
-            as_attachment=True,
-            filename=f"{Path(csv_import.file_name).stem}-errors.csv",
-            content_type="text/csv; charset=utf-8",
-        )

@@ -45,7 +45,7 @@ from ingestion.imports.schemas import (
     get_schema,
     header_key,
 )
-from ingestion.models.imports import MAX_STORED_ROW_ERRORS, MAX_STORED_UPDATES
+from ingestion.models.imports import MAX_STORED_ROW_ERRORS, MAX_STORED_UPDATES, CsvImport
 from tracking.audit import json_safe
 from tracking.choices import AuditAction
 from tracking.models import AuditLog, Bug, content_signature
@@ -98,12 +98,7 @@ class ImportOutcome:
     keyless_rows: int = 0
 
     def counts(self) -> dict[str, int]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-        }
+        return {name: getattr(self, name) for name in CsvImport.COUNT_FIELDS}
 
 
 Progress = Callable[[ImportOutcome], None]

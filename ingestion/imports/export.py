@@ -6,6 +6,9 @@ references by the name or email the import resolves), so an exported file,
 imported again, leaves every row unchanged. Cells a spreadsheet would run as a
 formula get a leading quote (OWASP's CSV-injection advice), which the import takes
 off again.
+
+The error report of an import (its rejected rows, to fix and upload again) is handed
+out here too, so the admin and the API download it under one name.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from typing import Any
 
 import tablib
 from django.db import models
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ingestion.imports.schemas import ACCOUNT_COLUMNS, Column, ImportSchema, get_schema
+from ingestion.models import CsvImport
 from tracking.choices import ProjectSource
 from tracking.models import Bug, EngineeringHours, Identity, Person, Project
 
@@ -122,7 +126,7 @@ def _cell_writer(schema: ImportSchema, column: Column) -> CellWriter:
         write_reference = REFERENCE_WRITERS[column.reference]
         return lambda instance: write_reference(getattr(instance, column.field))
     if schema.model is Person and column.field in ACCOUNT_COLUMNS:
-        return lambda instance: account_text(instance, ACCOUNT_COLUMNS[column.field])
+        return lambda instance: account_text(instance, column.field)
     if schema.model is EngineeringHours and column.field == "external_id":
         return hours_key_text
     attname = schema.model._meta.get_field(column.field).attname
@@ -231,3 +235,14 @@ def export_response(
         )
     response["Content-Disposition"] = disposition
     return response
+
+
+def error_report_response(csv_import: CsvImport) -> FileResponse:
+    """The download of an import's error report, named after the uploaded file
+    ("bugs.csv" → "bugs-errors.csv"). FileNotFoundError once the stored file is gone."""
+    return FileResponse(
+        csv_import.error_report.open("rb"),
+        as_attachment=True,
+        filename=csv_import.error_report_name,
+        content_type=CONTENT_TYPES["csv"],
+    )

@@ -121,9 +121,11 @@ def start_import(
 def confirm_preview(
     preview: CsvImport, *, user: AbstractBaseUser | None = None, atomic: bool | None = None
 ) -> CsvImport:
-    """Import the file a dry run previewed: the same stored file, now for real."""
-    if not preview.dry_run:
-        raise ImportRejected(f"Import {preview.pk} is not a preview.")
+    """Import the file a dry run previewed: the same stored file, now for real.
+    Raises ImportRejected saying why when it cannot be (see `confirmation_refusal`)."""
+    reason = confirmation_refusal(preview)
+    if reason:
+        raise ImportRejected(reason)
     csv_import = CsvImport(
         import_type=preview.import_type,
         file=preview.file.name,
@@ -138,6 +140,45 @@ def confirm_preview(
         preview_of=preview,
     )
     return _queue(csv_import, user)
+
+
+def confirmation_refusal(preview: CsvImport) -> str:
+    """Why a preview cannot be imported for real ("" when it can): the one rule the admin's
+    Confirm button and the API's `preview_id` both follow."""
+    if not preview.dry_run:
+        return f"Import {preview.pk} is not a preview (dry run): it has been imported already."
+    if not preview.is_finished:
+        return (
+            f"The preview {preview.pk} is {preview.status}: confirm it once its progress "
+            "shows it finished."
+        )
+    if preview.status == ImportStatus.FAILED:
+        return (
+            f"The preview {preview.pk} failed ({preview.message}): fix the file and upload "
+            "it again."
+        )
+    # A command-line preview never keeps its file, and the cleanup job empties `file`
+    # on old uploads: an empty field alone does not say which of the two it was.
+    if not preview.file or not preview.file.storage.exists(preview.file.name):
+        return (
+            "The file of this preview is not kept (a command-line preview keeps none; old "
+            "uploads are cleaned up): upload it again, or import it with "
+            "`python manage.py import_csv`."
+        )
+    return ""
+
+
+def pointless_confirmation(preview: CsvImport) -> str:
+    """Why importing a preview for real would write nothing ("" when it would write):
+    the admin offers no Confirm button then; the API still lets a caller confirm."""
+    if preview.atomic and preview.rejected:
+        return (
+            f"All or nothing is on and {preview.rejected} rows are rejected, so the import "
+            "would write nothing: fix them (see the error report) and upload the file again."
+        )
+    if not (preview.created or preview.updated):
+        return "Nothing to import: every row is unchanged or rejected."
+    return ""
 
 
 def _queue(csv_import: CsvImport, user: AbstractBaseUser | None) -> CsvImport:
@@ -213,7 +254,7 @@ def run_import(
     try:
         if report.rows:
             csv_import.error_report.save(
-                f"{Path(csv_import.file_name).stem}-errors.csv",
+                csv_import.error_report_name,
                 ContentFile(report.read_bytes()),
                 save=False,
             )
@@ -249,8 +290,8 @@ def _final_status(outcome: ImportOutcome) -> tuple[str, str]:
 
 
 def _apply_outcome(csv_import: CsvImport, outcome: ImportOutcome) -> None:
-    for name in ("created", "updated", "unchanged", "rejected"):
-        setattr(csv_import, name, getattr(outcome, name))
+    for name, count in outcome.counts().items():
+        setattr(csv_import, name, count)
     csv_import.rows_done = outcome.rows
     csv_import.rows_total = outcome.rows_total if outcome.rows_total is not None else outcome.rows
     csv_import.bytes_done = outcome.bytes_read
@@ -306,23 +347,6 @@ def import_path(
             created_by=created_by,
         )
         return run_import(csv_import, file, on_progress=on_progress, batch_size=batch_size)
-
-
-def outcome_summary(csv_import: CsvImport) -> dict[str, Any]:
-    """The counts and state as the API, the admin page and the CLI show them."""
-    return {
-        "id": csv_import.pk,
-        "status": csv_import.status,
-        "dry_run": csv_import.dry_run,
-        "rows_done": csv_import.rows_done,
-        "rows_total": csv_import.rows_total,
-        "percent": csv_import.percent_done,
-        "created": csv_import.created,
-        "updated": csv_import.updated,
-        "unchanged": csv_import.unchanged,
-        "rejected": csv_import.rejected,
-        "message": csv_import.message,
-    }
 
 
 def delete_expired_import_files(now: dt.datetime | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -86,6 +88,9 @@ class CsvImport(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # What the import did to rows (or, for a preview, would do).
+    COUNT_FIELDS = ("created", "updated", "unchanged", "rejected")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "CSV import"
@@ -94,6 +99,15 @@ class CsvImport(models.Model):
     def __str__(self) -> str:
         kind = "preview" if self.dry_run else "import"
         return f"{self.get_import_type_display()} {kind} of {self.file_name} ({self.status})"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNT_FIELDS}
+
+    @property
+    def error_report_name(self) -> str:
+        """What the error report is called: "bugs.csv" → "bugs-errors.csv"."""
+        return f"{PurePath(self.file_name).stem}-errors.csv"
 
     @property
     def is_finished(self) -> bool:

@@ -162,8 +162,7 @@ def test_export_actions_are_offered_on_each_change_list(staff_client, import_typ
 # --- Round trip ------------------------------------------------------------------------
 
 
-def test_an_exported_file_previews_as_all_unchanged(staff_client, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+def test_an_exported_file_previews_as_all_unchanged(staff_client):
     factories.make_bug(title="Checkout fails", severity="high")
     factories.make_bug(title="Logo is blurry", severity="low")
     exported = b"".join(staff_client.get(export_url("csv")).streaming_content)

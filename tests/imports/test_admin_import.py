@@ -33,11 +33,6 @@ CHANGELISTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def media_in_tmp(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 def upload(client, content: bytes, file_name: str = "bugs.csv", **fields):
     return client.post(
         reverse("admin:tracking_bug_import"),
@@ -160,6 +155,14 @@ def test_all_or_nothing_preview_with_rejected_rows_cannot_be_confirmed(staff_cli
     assert "Confirm import" not in page.text
 
 
+def test_a_preview_whose_file_was_cleaned_up_cannot_be_confirmed(staff_client):
+    preview = finished_preview(staff_client)
+    CsvImport.objects.filter(pk=preview.pk).update(file="")  # what the cleanup job does
+    page = staff_client.get(page_of(preview))
+    assert "The file of this preview is not kept" in page.text
+    assert "Confirm import" not in page.text
+
+
 def test_confirming_a_preview_redirects_to_the_new_import(staff_client):
     preview = finished_preview(staff_client)
     response = staff_client.post(reverse("admin:tracking_bug_import_confirm", args=[preview.pk]))
@@ -194,6 +197,7 @@ def test_error_report_download_lists_the_rejected_rows_with_an_error_column(staf
     response = staff_client.get(reverse("admin:tracking_bug_import_report", args=[csv_import.pk]))
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
+    assert 'filename="bugs-errors.csv"' in response["Content-Disposition"]
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert "error" in rows[0]

@@ -28,11 +28,6 @@ ONE_BAD_ROW_CSV = (
 )
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 def csv_file(content: bytes = BUGS_CSV, name: str = "bugs.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="text/csv")
 

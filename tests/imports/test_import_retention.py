@@ -66,6 +66,7 @@ def test_an_old_previews_upload_stays_while_its_recent_confirmation_uses_it(sett
     CsvImport.objects.filter(pk=preview.pk).update(
         finished_at=timezone.now() - dt.timedelta(days=40)
     )
+    preview.refresh_from_db()
     confirmation = confirm_preview(preview)
 
     delete_expired_import_files()

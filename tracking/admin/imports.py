@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,16 +36,23 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from ingestion.choices import ImportStatus
 from ingestion.imports.engine import ImportRejected
-from ingestion.imports.export import EXPORT_FORMATS, export_response
+from ingestion.imports.export import (
+    EXPORT_FORMATS,
+    error_report_response,
+    export_headers,
+    export_response,
+)
 from ingestion.imports.reading import ImportFileError, text_codec_name
 from ingestion.imports.schemas import ImportSchema, get_schema
 from ingestion.imports.service import (
     UploadTooLarge,
     confirm_preview,
-    outcome_summary,
+    confirmation_refusal,
+    pointless_confirmation,
     start_import,
 )
 from ingestion.models import CsvImport
@@ -204,12 +212,12 @@ class ImportExportMixin:
                 stored.open("rb"), as_attachment=True, filename=name, content_type="text/csv"
             )
         header = io.StringIO()
-        csv.writer(header, lineterminator="\r\n").writerow(
-            [column.name for column in self.import_schema.columns]
+        csv.writer(header).writerow(export_headers(self.import_type))
+        return HttpResponse(
+            header.getvalue(),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": content_disposition_header(True, name)},
         )
-        response = HttpResponse(header.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
 
     def _get_import(self, request: HttpRequest, import_id: int) -> CsvImport:
         self._check_import_permission(request)
@@ -243,7 +251,9 @@ class ImportExportMixin:
             ),
             confirmation=confirmation,
             confirmation_url=self._url("import_status", confirmation.pk) if confirmation else "",
-            cannot_confirm_because=_why_not_confirmable(csv_import),
+            cannot_confirm_because=(
+                confirmation_refusal(csv_import) or pointless_confirmation(csv_import)
+            ),
         )
         return TemplateResponse(request, "admin/imports/status.html", context)
 
@@ -270,24 +280,24 @@ class ImportExportMixin:
             earlier = _latest_confirmation(preview)
             if earlier is not None:
                 return redirect(self._url("import_status", earlier.pk))
-            reason = _why_not_confirmable(preview)
-            if reason:
-                messages.error(request, reason)
+            try:
+                pointless = pointless_confirmation(preview)
+                if pointless:
+                    raise ImportRejected(pointless)
+                csv_import = confirm_preview(preview, user=request.user)
+            except ImportRejected as refusal:
+                messages.error(request, str(refusal))
                 return redirect(self._url("import_status", preview.pk))
-            csv_import = confirm_preview(preview, user=request.user)
         return redirect(self._url("import_status", csv_import.pk))
 
     def import_report_view(self, request: HttpRequest, import_id: int) -> FileResponse:
         csv_import = self._get_import(request, import_id)
-        report = csv_import.error_report
-        if not report or not report.storage.exists(report.name):
+        if not csv_import.error_report:
             raise Http404("This import has no error report.")
-        return FileResponse(
-            report.open("rb"),
-            as_attachment=True,
-            filename=Path(report.name).name,
-            content_type="text/csv",
-        )
+        try:
+            return error_report_response(csv_import)
+        except FileNotFoundError:
+            raise Http404("This import's error report is no longer kept.") from None
 
     # --- Exporting ----------------------------------------------------------------------
 
@@ -370,34 +380,35 @@ def describe_columns(schema: ImportSchema) -> list[dict[str, Any]]:
     return described
 
 
-def describe_updates(csv_import: CsvImport, change_url: Any) -> list[dict[str, Any]]:
-    """The updated rows with each changed field as (field, old, new)."""
+def describe_updates(
+    csv_import: CsvImport, change_url: Callable[[int], str]
+) -> list[dict[str, Any]]:
+    """The updated rows with each changed field as (field, old, new); the engine stores
+    each as {"row", "id", "changes": {field: [old, new]}}."""
     return [
         {
-            "row": update.get("row"),
-            "id": update.get("id"),
-            "url": change_url(update["id"]) if update.get("id") else "",
-            "changes": [
-                (name, *_old_and_new(values))
-                for name, values in sorted((update.get("changes") or {}).items())
-            ],
+            "row": update["row"],
+            "id": update["id"],
+            "url": change_url(update["id"]),
+            "changes": [(name, old, new) for name, (old, new) in sorted(update["changes"].items())],
         }
         for update in csv_import.updates
     ]
 
 
-def _old_and_new(values: Any) -> tuple[Any, Any]:
-    if isinstance(values, list | tuple) and len(values) == 2:
-        return values[0], values[1]
-    return "", values
-
-
 def progress_payload(csv_import: CsvImport) -> dict[str, Any]:
-    """What the progress bar polls: the service's summary, and whether to stop."""
+    """What the progress bar polls: state and counts, flat, and whether to stop."""
     return {
-        **outcome_summary(csv_import),
-        "finished": csv_import.is_finished,
+        "id": csv_import.pk,
+        "status": csv_import.status,
         "status_label": csv_import.get_status_display(),
+        "finished": csv_import.is_finished,
+        "dry_run": csv_import.dry_run,
+        "rows_done": csv_import.rows_done,
+        "rows_total": csv_import.rows_total,
+        "percent": csv_import.percent_done,
+        **csv_import.counts,
+        "message": csv_import.message,
     }
 
 
@@ -405,31 +416,6 @@ def _latest_confirmation(preview: CsvImport) -> CsvImport | None:
     if not preview.dry_run:
         return None
     return preview.confirmations.order_by("-created_at", "-id").first()
-
-
-def _why_not_confirmable(preview: CsvImport) -> str:
-    """Empty when the preview can be imported for real; else what stands in the way."""
-    if not preview.dry_run:
-        return "This is an import, not a preview."
-    if not preview.is_finished:
-        return "The preview has not finished yet."
-    if preview.status == ImportStatus.FAILED:
-        return "The file could not be imported: upload a corrected file."
-    if not preview.file:
-        return (
-            "This preview ran from the command line, which does not keep the file: "
-            "import it with `python manage.py import_csv`."
-        )
-    if not preview.file.storage.exists(preview.file.name):
-        return "The uploaded file is no longer kept (old imports are cleaned up): upload it again."
-    if preview.atomic and preview.rejected:
-        return (
-            f"All or nothing is on and {preview.rejected} rows are rejected, so the import "
-            "would write nothing: fix them (see the error report) and upload the file again."
-        )
-    if not (preview.created or preview.updated):
-        return "Nothing to import: every row is unchanged or rejected."
-    return ""
 
 
 def import_page_url(csv_import: CsvImport, page: str = "status") -> str:
